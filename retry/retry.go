@@ -59,6 +59,12 @@ func (p *Policy) begin() time.Time {
 // retry runs after a failed first attempt.
 func (p *Policy) retry(ctx context.Context, start time.Time, err error, fn func(context.Context) error) error {
 	b := newBackoff(p)
+	var timer *time.Timer // one for all the waits of this call
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for attempts := 1; ; attempts++ {
 		if refusesRetry(err) {
 			return p.giveUp(attempts, err, nil)
@@ -79,7 +85,7 @@ func (p *Policy) retry(ctx context.Context, start time.Time, err error, fn func(
 		if p.OnRetry != nil {
 			p.OnRetry(attempts, err, wait)
 		}
-		if reason := p.sleep(ctx, wait); reason != nil {
+		if reason := p.sleep(ctx, wait, &timer); reason != nil {
 			return p.giveUp(attempts, err, reason)
 		}
 		if err = fn(ctx); err == nil {
@@ -106,17 +112,22 @@ func (p *Policy) overrun(ctx context.Context, start time.Time, wait time.Duratio
 }
 
 // sleep waits d or until ctx ends, and then returns the context's reason.
-func (p *Policy) sleep(ctx context.Context, d time.Duration) error {
+// Without an injected After it arms *timer, creating it on first use.
+func (p *Policy) sleep(ctx context.Context, d time.Duration, timer **time.Timer) error {
 	if d <= 0 {
 		return nil
 	}
 	var fired <-chan time.Time
-	if p.After != nil {
+	switch {
+	case p.After != nil:
 		fired = p.After(d)
-	} else {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		fired = t.C
+	case *timer == nil:
+		*timer = time.NewTimer(d)
+		fired = (*timer).C
+	default:
+		// Since Go 1.23 Reset leaves no stale tick in the channel.
+		(*timer).Reset(d)
+		fired = (*timer).C
 	}
 	select {
 	case <-fired:
