@@ -30,12 +30,16 @@ type Error struct {
 // Error reads "after 3 attempts: <err>", prefixed by the reason if any. A
 // single attempt with no reason reads as its error alone.
 func (e *Error) Error() string {
-	if e.Reason == nil && e.Attempts <= 1 {
-		return e.Err.Error()
+	cause := "<nil>"
+	if e.Err != nil {
+		cause = e.Err.Error()
 	}
-	msg := "after " + strconv.Itoa(e.Attempts) + " attempts: " + e.Err.Error()
+	if e.Reason == nil && e.Attempts <= 1 {
+		return cause
+	}
+	msg := "after " + strconv.Itoa(e.Attempts) + " attempts: " + cause
 	if e.Attempts == 1 {
-		msg = "after 1 attempt: " + e.Err.Error()
+		msg = "after 1 attempt: " + cause
 	}
 	if e.Reason != nil {
 		msg = e.Reason.Error() + " " + msg

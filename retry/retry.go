@@ -102,10 +102,11 @@ func (p *Policy) overrun(ctx context.Context, start time.Time, wait time.Duratio
 		return nil
 	}
 	now := p.now()
-	if p.MaxElapsed > 0 && now.Sub(start)+wait > p.MaxElapsed {
+	// Compared by subtraction, which saturates, so huge waits cannot wrap.
+	if elapsed := now.Sub(start); p.MaxElapsed > 0 && (elapsed > p.MaxElapsed || wait > p.MaxElapsed-elapsed) {
 		return ErrMaxElapsed
 	}
-	if hasDeadline && !now.Add(wait).Before(deadline) {
+	if hasDeadline && wait >= deadline.Sub(now) {
 		return context.DeadlineExceeded
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -179,6 +180,26 @@ func TestDoMaxElapsed(t *testing.T) {
 				t.Errorf("waits = %v, want %v", r.clock.Waits(), tt.waits)
 			}
 		})
+	}
+}
+
+func TestDoHugeWaitsDoNotWrap(t *testing.T) {
+	p := Policy{MaxRetries: 3, BaseDelay: math.MaxInt64, MaxElapsed: time.Hour}
+	r := record(&p)
+	ctx, cancel := context.WithDeadline(t.Context(), r.clock.Now().Add(time.Hour))
+	defer cancel()
+	calls := 0
+	fn := func(context.Context) error {
+		calls++
+		r.clock.Advance(time.Minute) // elapsed + wait would wrap negative
+		return errBoom
+	}
+	if err := Do(ctx, p, fn); calls != 1 || !errors.Is(err, ErrMaxElapsed) {
+		t.Errorf("Do = %v after %d calls; want ErrMaxElapsed after 1", err, calls)
+	}
+	p.MaxElapsed = 0
+	if err := Do(ctx, p, fn); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do = %v; want DeadlineExceeded before an endless wait", err)
 	}
 }
 
@@ -493,6 +514,7 @@ func TestErrorMessage(t *testing.T) {
 		{&Error{Attempts: 3, Err: errBoom}, "after 3 attempts: boom"},
 		{&Error{Attempts: 1, Err: errBoom, Reason: ErrBudgetExhausted}, "retry budget exhausted after 1 attempt: boom"},
 		{&Error{Attempts: 4, Err: errBoom, Reason: ErrMaxElapsed}, "retry max elapsed time reached after 4 attempts: boom"},
+		{&Error{}, "<nil>"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
