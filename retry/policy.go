@@ -8,9 +8,12 @@ import (
 
 // Defaults for the zero values of Policy's fields.
 const (
+	// DefaultBaseDelay is the wait before the first retry.
 	DefaultBaseDelay = 100 * time.Millisecond
-	DefaultMaxDelay  = 10 * time.Second
-	DefaultFactor    = 2.0
+	// DefaultMaxDelay caps the waits, unless BaseDelay is longer.
+	DefaultMaxDelay = 10 * time.Second
+	// DefaultFactor doubles the wait after each retry.
+	DefaultFactor = 2.0
 )
 
 // Policy says how often and how patiently Do retries. The zero Policy makes
