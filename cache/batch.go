@@ -1,0 +1,174 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// GetMany reads keys in one pipelined round trip (after the in-process
+// tier) and returns the values found, by key. Each key is a GET of its own,
+// so in a Redis Cluster the keys may live in different slots: the cluster
+// client splits the pipeline by node. It fails open per key: keys Redis
+// could not answer are missing from the result, and the first such error is
+// returned, with the keys that failed counted in cache_errors_total. The
+// whole batch is one observation of the get duration.
+func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T, error) {
+	c := t.c
+	out := make(map[string]T, len(keys))
+	rest := make([]string, 0, len(keys))
+	seen := make(map[string]struct{}, len(keys))
+	for _, key := range keys {
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if c.local != nil {
+			var buf [128]byte
+			if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
+				if _, nf := v.(notFound); nf {
+					t.stats.requests.Add(1)
+					continue
+				}
+				if tv, ok := v.(T); ok {
+					out[key] = tv
+					t.stats.requests.Add(1)
+					t.stats.hitsLocal.Add(1)
+					continue
+				}
+			}
+		}
+		rest = append(rest, key)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+
+	p, err := c.breaker.Allow()
+	if err != nil {
+		c.m.errors[opGet].Add(uint64(len(rest)) - 1)
+		return out, c.rejected(opGet, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	pipe := c.client.Pipeline()
+	cmds := make([]*redis.StringCmd, len(rest))
+	for i, key := range rest {
+		cmds[i] = pipe.Get(cctx, t.Key(key))
+	}
+	start := time.Now()
+	_, _ = pipe.Exec(cctx) // errors are read per command
+	c.m.duration[opGet].observe(time.Since(start))
+
+	var firstErr, failure error
+	for i, cmd := range cmds {
+		data, err := cmd.Bytes()
+		switch {
+		case err == redis.Nil:
+			t.stats.requests.Add(1)
+			continue
+		case err != nil:
+			c.m.errors[opGet].Add(1)
+			if failure == nil && IsRedisFailure(err) {
+				failure = err
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("cache %s: get %s: %w", c.name, cmd.Args()[1], err)
+			}
+			continue
+		case isTombstone(data):
+			t.stats.requests.Add(1)
+			continue
+		}
+		var v T
+		if err := c.codec.Unmarshal(data, &v); err != nil {
+			c.m.errors[opGet].Add(1)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("cache %s: decode %s: %w", c.name, cmd.Args()[1], err)
+			}
+			continue
+		}
+		out[rest[i]] = v
+		t.stats.requests.Add(1)
+		t.stats.hitsRedis.Add(1)
+		c.localSet(t.Key(rest[i]), v, c.ttl)
+	}
+	p.Done(failure)
+	return out, firstErr
+}
+
+// SetMany stores items for the cache's TTL in one pipelined round trip.
+// See SetManyTTL.
+func SetMany[T any](ctx context.Context, t *Tenant, items map[string]T) error {
+	return SetManyTTL(ctx, t, items, t.c.ttl)
+}
+
+// SetManyTTL stores items for ttl (each shortened by the jitter, if set) in
+// one pipelined round trip of SETs, which a cluster client splits by node.
+// Nothing is written if a value cannot be encoded. Keys Redis failed to
+// store are counted in cache_errors_total and reported in the returned
+// error. The keys leave this process's in-process tier.
+func SetManyTTL[T any](ctx context.Context, t *Tenant, items map[string]T, ttl time.Duration) error {
+	c := t.c
+	if err := validTTL(ttl); err != nil {
+		return fmt.Errorf("cache %s: set: %w", c.name, err)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(items))
+	values := make([][]byte, 0, len(items))
+	for key, v := range items {
+		data, err := c.codec.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("cache %s: encode %s: %w", c.name, key, err)
+		}
+		keys = append(keys, t.Key(key))
+		values = append(values, data)
+	}
+	if c.local != nil {
+		defer func() {
+			for _, k := range keys {
+				c.local.del(k)
+			}
+		}()
+	}
+
+	p, err := c.breaker.Allow()
+	if err != nil {
+		c.m.errors[opSet].Add(uint64(len(keys)) - 1)
+		return c.rejected(opSet, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	pipe := c.client.Pipeline()
+	cmds := make([]*redis.StatusCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Set(cctx, k, values[i], c.jittered(ttl))
+	}
+	start := time.Now()
+	_, _ = pipe.Exec(cctx)
+	c.m.duration[opSet].observe(time.Since(start))
+
+	var failed int
+	var firstErr, failure error
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+			if failure == nil && IsRedisFailure(err) {
+				failure = err
+			}
+		}
+	}
+	p.Done(failure)
+	if failed > 0 {
+		c.m.errors[opSet].Add(uint64(failed))
+		return fmt.Errorf("cache %s: set: %d of %d keys failed: %w", c.name, failed, len(keys), firstErr)
+	}
+	return nil
+}

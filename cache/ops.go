@@ -1,0 +1,221 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/health-exporter/health-exporter/breaker"
+)
+
+// tombstone is the value GetOrLoad stores for "not found". It is not valid
+// JSON, so readers in other languages see it as an unreadable entry, which the
+// origin stack's get turns into a miss.
+var tombstone = []byte("\x00cache:not-found")
+
+func isTombstone(data []byte) bool { return bytes.Equal(data, tombstone) }
+
+// notFound is the local tier's tombstone.
+type notFound struct{}
+
+// IsRedisFailure reports whether err means Redis could not serve a call: a
+// network error, a timeout, or a reply from a server that cannot serve
+// (LOADING, READONLY, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, BUSY). Other error
+// replies (WRONGTYPE, a syntax error) come from a working server. It is the
+// IsFailure of the breaker New makes.
+func IsRedisFailure(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	msg := reply.Error()
+	for _, p := range [...]string{"LOADING", "READONLY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "BUSY"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejected returns the prebuilt error for a call the breaker refused.
+func (c *Cache) rejected(op operation, err error) error {
+	c.m.errors[op].Add(1)
+	if errors.Is(err, breaker.ErrOpen) {
+		return c.rejectErr[op][0]
+	}
+	return c.rejectErr[op][1]
+}
+
+// redisGet reads key through the breaker under the per-call timeout. A miss
+// is nil data and a nil error.
+func (c *Cache) redisGet(ctx context.Context, key string) ([]byte, error) {
+	p, err := c.breaker.Allow()
+	if err != nil {
+		return nil, c.rejected(opGet, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	start := time.Now()
+	data, err := c.client.Get(ctx, key).Bytes()
+	c.m.duration[opGet].observe(time.Since(start))
+	cancel()
+	if err == redis.Nil {
+		p.Done(nil)
+		return nil, nil
+	}
+	p.Done(err)
+	if err != nil {
+		c.m.errors[opGet].Add(1)
+		return nil, fmt.Errorf("cache %s: get: %w", c.name, err)
+	}
+	return data, nil
+}
+
+// redisSet writes key through the breaker under the per-call timeout.
+func (c *Cache) redisSet(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	p, err := c.breaker.Allow()
+	if err != nil {
+		return c.rejected(opSet, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	start := time.Now()
+	err = c.client.Set(ctx, key, data, ttl).Err()
+	c.m.duration[opSet].observe(time.Since(start))
+	cancel()
+	p.Done(err)
+	if err != nil {
+		c.m.errors[opSet].Add(1)
+		return fmt.Errorf("cache %s: set: %w", c.name, err)
+	}
+	return nil
+}
+
+// redisDel deletes key through the breaker under the per-call timeout.
+func (c *Cache) redisDel(ctx context.Context, key string) error {
+	p, err := c.breaker.Allow()
+	if err != nil {
+		return c.rejected(opDelete, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	start := time.Now()
+	err = c.client.Del(ctx, key).Err()
+	c.m.duration[opDelete].observe(time.Since(start))
+	cancel()
+	p.Done(err)
+	if err != nil {
+		c.m.errors[opDelete].Add(1)
+		return fmt.Errorf("cache %s: delete: %w", c.name, err)
+	}
+	return nil
+}
+
+// Get reads key into dst, a non-nil pointer, and reports whether it was
+// found. It fails open: a Redis error, a timeout or an open breaker is a miss
+// (false) whose error is returned, for callers who care, and counted in
+// cache_errors_total, not as a miss. An entry that cannot be decoded into dst
+// is a miss with an error too.
+//
+// A value from the in-process tier is shared with other callers of the same
+// key: treat what dst points to as read-only if it holds pointers, maps or
+// slices.
+func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
+	c := t.c
+	if c.local != nil {
+		var buf [128]byte
+		if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
+			if _, nf := v.(notFound); nf {
+				t.stats.requests.Add(1)
+				return false, nil
+			}
+			if assign(dst, v) {
+				t.stats.requests.Add(1)
+				t.stats.hitsLocal.Add(1)
+				return true, nil
+			}
+		}
+	}
+	k := t.Key(key)
+	data, err := c.redisGet(ctx, k)
+	if err != nil {
+		return false, err
+	}
+	if data == nil || isTombstone(data) {
+		t.stats.requests.Add(1)
+		return false, nil
+	}
+	if err := c.codec.Unmarshal(data, dst); err != nil {
+		c.m.errors[opGet].Add(1)
+		return false, fmt.Errorf("cache %s: decode %s: %w", c.name, k, err)
+	}
+	t.stats.requests.Add(1)
+	t.stats.hitsRedis.Add(1)
+	if c.local != nil {
+		if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer {
+			c.local.set(k, rv.Elem().Interface(), c.local.ttl)
+		}
+	}
+	return true, nil
+}
+
+// assign sets *dst to v when dst is a pointer to v's type.
+func assign(dst, v any) bool {
+	if d, ok := dst.(*string); ok {
+		s, ok := v.(string)
+		if ok {
+			*d = s
+		}
+		return ok
+	}
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	e, vv := rv.Elem(), reflect.ValueOf(v)
+	if !vv.IsValid() || vv.Type() != e.Type() {
+		return false
+	}
+	e.Set(vv)
+	return true
+}
+
+// Set stores v under key for the cache's TTL. See SetTTL.
+func (t *Tenant) Set(ctx context.Context, key string, v any) error {
+	return t.SetTTL(ctx, key, v, t.c.ttl)
+}
+
+// SetTTL stores v under key for ttl (shortened by the jitter, if set). A ttl
+// under 1ms is ErrInvalidTTL. A Redis error is returned and counted, never a
+// panic. The entry leaves this process's in-process tier; other processes
+// may serve their copy for up to LocalTTL.
+func (t *Tenant) SetTTL(ctx context.Context, key string, v any, ttl time.Duration) error {
+	c := t.c
+	if err := validTTL(ttl); err != nil {
+		return fmt.Errorf("cache %s: set: %w", c.name, err)
+	}
+	data, err := c.codec.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cache %s: encode %T: %w", c.name, v, err)
+	}
+	k := t.Key(key)
+	err = c.redisSet(ctx, k, data, c.jittered(ttl))
+	if c.local != nil {
+		c.local.del(k)
+	}
+	return err
+}
+
+// Delete removes key, from Redis and from this process's in-process tier.
+// A Redis error is returned and counted, never a panic.
+func (t *Tenant) Delete(ctx context.Context, key string) error {
+	c := t.c
+	k := t.Key(key)
+	if c.local != nil {
+		c.local.del(k)
+	}
+	return c.redisDel(ctx, k)
+}
