@@ -1,0 +1,166 @@
+package collectors
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/health-exporter/health-exporter/config"
+)
+
+func httpDep(url string, h *config.HTTP) config.Dependency {
+	d := dep("storage")
+	d.Kind, d.TCP = "http", nil
+	if h == nil {
+		h = &config.HTTP{}
+	}
+	h.URL = url
+	if h.Method == "" {
+		h.Method = http.MethodGet
+	}
+	d.HTTP = h
+	return d
+}
+
+func runHTTPCheck(t *testing.T, d config.Dependency, timeout time.Duration) Result {
+	t.Helper()
+	c, err := newHTTPCheck(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return c.Check(ctx)
+}
+
+func TestHTTPCheckStatus(t *testing.T) {
+	code := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
+	defer srv.Close()
+
+	tests := []struct {
+		name   string
+		code   int
+		cfg    config.HTTP
+		status Status
+		reason Reason
+	}{
+		{"2xx by default", 204, config.HTTP{}, Healthy, ReasonNone},
+		{"5xx is down", 503, config.HTTP{}, Down, ReasonUnexpectedResponse},
+		{"listed degraded status", 429, config.HTTP{DegradedStatus: []int{429}}, Degraded, ReasonUnexpectedResponse},
+		{"explicit expected status", 418, config.HTTP{ExpectStatus: []int{418}}, Healthy, ReasonNone},
+		{"200 not in expected list", 200, config.HTTP{ExpectStatus: []int{204}}, Down, ReasonUnexpectedResponse},
+		{"401 is auth", 401, config.HTTP{}, Down, ReasonAuth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code = tt.code
+			cfg := tt.cfg
+			res := runHTTPCheck(t, httpDep(srv.URL, &cfg), 2*time.Second)
+			if res.Status != tt.status || res.Reason != tt.reason {
+				t.Fatalf("status %d: got %s/%s (%s)", tt.code, res.Status, res.Reason, res.Detail)
+			}
+		})
+	}
+}
+
+func TestHTTPCheckBody(t *testing.T) {
+	body := `{"cluster_name":"search","status":"green"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+	defer srv.Close()
+	openSearch := &config.JSONStatus{Field: "status", Healthy: []string{"green"}, Degraded: []string{"yellow"}}
+
+	tests := []struct {
+		body   string
+		cfg    config.HTTP
+		status Status
+	}{
+		{`{"status":"green"}`, config.HTTP{JSONStatus: openSearch}, Healthy},
+		{`{"status":"yellow"}`, config.HTTP{JSONStatus: openSearch}, Degraded},
+		{`{"status":"red"}`, config.HTTP{JSONStatus: openSearch}, Down},
+		{`not json`, config.HTTP{JSONStatus: openSearch}, Down},
+		{`{"health":{"ok":true}}`, config.HTTP{JSONStatus: &config.JSONStatus{Field: "health.ok", Healthy: []string{"true"}}}, Healthy},
+		{`{"title":"qdrant - vector search engine"}`, config.HTTP{BodyRegexp: regexp.MustCompile(`qdrant`)}, Healthy},
+		{`all good`, config.HTTP{BodyRegexp: regexp.MustCompile(`^OK$`)}, Down},
+	}
+	for _, tt := range tests {
+		body = tt.body
+		cfg := tt.cfg
+		res := runHTTPCheck(t, httpDep(srv.URL, &cfg), 2*time.Second)
+		if res.Status != tt.status {
+			t.Errorf("body %s: got %s/%s (%s), want %s", tt.body, res.Status, res.Reason, res.Detail, tt.status)
+		}
+	}
+}
+
+func TestHTTPCheckSendsCredentials(t *testing.T) {
+	var gotAuth, gotKey string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth, gotKey = r.Header.Get("Authorization"), r.Header.Get("X-Api-Key")
+	}))
+	defer srv.Close()
+
+	res := runHTTPCheck(t, httpDep(srv.URL, &config.HTTP{HTTPClient: config.HTTPClient{
+		BearerToken: "t0ken",
+		HeaderFiles: map[string]config.Secret{"X-Api-Key": "k3y"},
+	}}), 2*time.Second)
+	if res.Status != Healthy || gotAuth != "Bearer t0ken" || gotKey != "k3y" {
+		t.Fatalf("bearer: %+v auth=%q key=%q", res, gotAuth, gotKey)
+	}
+	res = runHTTPCheck(t, httpDep(srv.URL, &config.HTTP{HTTPClient: config.HTTPClient{BasicAuth: &config.BasicAuth{Username: "minio", Password: "s3cret"}}}), 2*time.Second)
+	if res.Status != Healthy || gotAuth != "Basic bWluaW86czNjcmV0" {
+		t.Fatalf("basic: %+v auth=%q", res, gotAuth)
+	}
+}
+
+func TestHTTPCheckHangingServerTimesOut(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	res := runHTTPCheck(t, httpDep(srv.URL+"/minio/health/live", nil), 50*time.Millisecond)
+	if res.Status != Down || res.Reason != ReasonTimeout {
+		t.Fatalf("hanging server: %+v", res)
+	}
+}
+
+func TestHTTPCheckRefused(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	res := runHTTPCheck(t, httpDep(url, nil), 2*time.Second)
+	if res.Status != Down || res.Reason != ReasonRefused {
+		t.Fatalf("closed port: %+v", res)
+	}
+}
+
+func TestHTTPCheckTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	res := runHTTPCheck(t, httpDep(srv.URL, nil), 2*time.Second)
+	if res.Status != Down || res.Reason != ReasonTLS {
+		t.Fatalf("unknown CA: %+v", res)
+	}
+	ca := writeCA(t, srv)
+	res = runHTTPCheck(t, httpDep(srv.URL, &config.HTTP{HTTPClient: config.HTTPClient{TLS: config.TLS{Enabled: true, CAFile: ca}}}), 2*time.Second)
+	if res.Status != Healthy {
+		t.Fatalf("trusted CA: %+v", res)
+	}
+}
+
+// writeCA writes the test server's certificate as a CA file.
+func writeCA(t *testing.T, srv *httptest.Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	block := &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,81 @@
+package collectors
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want Reason
+	}{
+		{"nil", nil, ReasonNone},
+		{"deadline", context.DeadlineExceeded, ReasonTimeout},
+		{"wrapped deadline", fmt.Errorf("ping: %w", context.DeadlineExceeded), ReasonTimeout},
+		{"os deadline", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, ReasonTimeout},
+		{"refused", &net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, ReasonRefused},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), ReasonRefused},
+		{"dns", &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}, ReasonDNS},
+		{"dns timeout", &net.DNSError{Err: "timeout", Name: "slow.invalid", IsTimeout: true}, ReasonTimeout},
+		{"tls unknown authority", fmt.Errorf("handshake: %w", x509.UnknownAuthorityError{}), ReasonTLS},
+		{"explicit reason", WithReason(ReasonAuth, errors.New("WRONGPASS")), ReasonAuth},
+		{"explicit reason wrapped", fmt.Errorf("ping: %w", WithReason(ReasonAuth, errors.New("NOAUTH"))), ReasonAuth},
+		{"other", errors.New("boom"), ReasonError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.err); got != tt.want {
+				t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWithReasonNil(t *testing.T) {
+	if WithReason(ReasonAuth, nil) != nil {
+		t.Fatal("WithReason(nil) must stay nil")
+	}
+}
+
+func TestBudget(t *testing.T) {
+	tests := []struct {
+		header string
+		offset time.Duration
+		want   time.Duration
+	}{
+		{"", 500 * time.Millisecond, 0},
+		{"10", 500 * time.Millisecond, 9500 * time.Millisecond},
+		{"2.5", 500 * time.Millisecond, 2 * time.Second},
+		{"0.2", 500 * time.Millisecond, 10 * time.Millisecond},
+		{"nonsense", 500 * time.Millisecond, 0},
+		{"-3", 0, 0},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set(ScrapeTimeoutHeader, tt.header)
+		}
+		if got := Budget(r, tt.offset); got != tt.want {
+			t.Errorf("Budget(%q, %s) = %s, want %s", tt.header, tt.offset, got, tt.want)
+		}
+	}
+}
+
+func TestDescribeDropsURL(t *testing.T) {
+	err := fmt.Errorf("request: %w", &url.Error{Op: "Get", URL: "http://user:hunter2@db.internal/x?token=abc", Err: errors.New("connection refused")})
+	got := describe(err)
+	if got != "connection refused" {
+		t.Fatalf("describe = %q", got)
+	}
+}
