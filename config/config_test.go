@@ -110,8 +110,9 @@ func TestInvalid(t *testing.T) {
 		{"type-integer", `testdata/invalid-type-integer.yml:6: dependencies[0] "search": search.limit: invalid integer "ten"`},
 		{"type-list", `testdata/invalid-type-list.yml:6: dependencies[0] "storage": http.expect_status: expected a list, got a single value`},
 		{"type-mapping", `testdata/invalid-type-mapping.yml:4: dependencies[0] "message_queue": redis: expected a mapping, got a single value`},
-		{"unknown-key", `testdata/invalid-unknown-key.yml:6: dependencies[0] "storage": http: unknown key "expect_stauts"`},
-		{"unknown-top-key", `testdata/invalid-unknown-top-key.yml:1: unknown key "globl"`},
+		{"unknown-key", `testdata/invalid-unknown-key.yml:6: dependencies[0] "storage": http: unknown key "expect_stauts" (did you mean "expect_status"?)`},
+		{"unknown-key-unlike", `testdata/invalid-unknown-key-unlike.yml:4: dependencies[0] "db": unknown key "labels"`},
+		{"unknown-top-key", `testdata/invalid-unknown-top-key.yml:1: unknown key "globl" (did you mean "global"?)`},
 		{"yaml-syntax", `testdata/invalid-yaml-syntax.yml:3: mapping values are not allowed in this context`},
 	}
 
@@ -486,7 +487,7 @@ func TestUnmarshalYAML(t *testing.T) {
 	}
 
 	err = yaml.Unmarshal([]byte("exporter:\n  dependencies:\n    - {name: db, kind: tcp, tcp: {adress: x}}\n"), &doc)
-	if want := `line 3: dependencies[0] "db": tcp: unknown key "adress"`; err == nil || err.Error() != want {
+	if want := `line 3: dependencies[0] "db": tcp: unknown key "adress" (did you mean "address"?)`; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
 }

@@ -207,6 +207,9 @@ func (d *decoder) mapping(n *yaml.Node, fs fields) (map[string]*yaml.Node, error
 		k, v := p[0], p[1]
 		decode, ok := fs[k.Value]
 		if !ok {
+			if near := nearest(k.Value, fs); near != "" {
+				return nil, errAt(k, "unknown key %q (did you mean %q?)", k.Value, near)
+			}
 			return nil, errAt(k, "unknown key %q", k.Value)
 		}
 		keys[k.Value] = k
@@ -215,6 +218,39 @@ func (d *decoder) mapping(n *yaml.Node, fs fields) (map[string]*yaml.Node, error
 		}
 	}
 	return keys, nil
+}
+
+// nearest returns the known key closest to a misspelt one, "" when none
+// is within two edits.
+func nearest(key string, fs fields) string {
+	best, bestDist := "", 3
+	for k := range fs {
+		if d := editDistance(key, k); d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // keyErr builds an error about key, located at its line in keys or, when

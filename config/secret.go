@@ -17,6 +17,11 @@ const redacted = "<secret>"
 // of printing it — String, GoString, fmt verbs, YAML and JSON — gives
 // "<secret>" (or "" when it is empty, so a dump still shows whether one is
 // set). Value returns the credential itself.
+//
+// Print configuration values with %v, %+v or %#v. A verb that does not fit
+// a pointer, such as %s, makes fmt print the pointed-to struct inside its
+// "%!s(...)" complaint without calling any Format method, so a Secret
+// reached through a pointer would show there.
 type Secret string
 
 // Value returns the credential.
