@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type flight struct {
 	err       error
 	cancelled bool // the running caller's context ended before the call did
 	panicked  bool
+	waiters   atomic.Int32 // callers that joined it; for tests and debugging
 }
 
 // errLoadPanicked is what waiters get when the running caller's call
@@ -44,6 +46,7 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func(context.Contex
 		if !running {
 			return g.run(ctx, key, f, fn)
 		}
+		f.waiters.Add(1)
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -57,6 +60,16 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func(context.Contex
 		}
 		return f.val, f.err
 	}
+}
+
+// waiting returns how many callers wait for the running call of key.
+func (g *flightGroup) waiting(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.m[key]; ok {
+		return int(f.waiters.Load())
+	}
+	return 0
 }
 
 func (g *flightGroup) run(ctx context.Context, key string, f *flight, fn func(context.Context) (any, error)) (any, error) {
