@@ -15,9 +15,9 @@ func TestCollectorExposition(t *testing.T) {
 	acme := c.Tenant("acme")
 	var n int
 	_ = acme.Set(bg, "k", 1)
-	_, _ = acme.Get(bg, "k", &n)                  // redis hit
-	_, _ = acme.Get(bg, "k", &n)                  // local hit
-	_, _ = acme.Get(bg, "nope", &n)               // miss
+	_, _ = acme.Get(bg, "k", &n)                   // redis hit
+	_, _ = acme.Get(bg, "k", &n)                   // local hit
+	_, _ = acme.Get(bg, "nope", &n)                // miss
 	_, _ = c.Tenant("initech").Get(bg, "nope", &n) // other
 	c.m.errors[opDelete].Add(2)
 
