@@ -111,6 +111,7 @@ func TestInvalid(t *testing.T) {
 		{"type-list", `testdata/invalid-type-list.yml:6: dependencies[0] "storage": http.expect_status: expected a list, got a single value`},
 		{"type-mapping", `testdata/invalid-type-mapping.yml:4: dependencies[0] "message_queue": redis: expected a mapping, got a single value`},
 		{"unknown-key", `testdata/invalid-unknown-key.yml:6: dependencies[0] "storage": http: unknown key "expect_stauts" (did you mean "expect_status"?)`},
+		{"url-malformed", `testdata/invalid-url-malformed.yml:5: dependencies[0] "storage": http.url: invalid URL: invalid port ":90x0" after host`},
 		{"unknown-key-unlike", `testdata/invalid-unknown-key-unlike.yml:4: dependencies[0] "db": unknown key "labels"`},
 		{"unknown-top-key", `testdata/invalid-unknown-top-key.yml:1: unknown key "globl" (did you mean "global"?)`},
 		{"yaml-syntax", `testdata/invalid-yaml-syntax.yml:3: mapping values are not allowed in this context`},
