@@ -25,10 +25,11 @@ var (
 )
 
 // extraDescs are the descriptions of metrics that checkers report themselves.
-var extraDescs = []*prometheus.Desc{descRedisHits, descRedisMisses}
+var extraDescs = []*prometheus.Desc{descRedisHits, descRedisMisses, descCacheRequests, descCacheHits}
 
 // redisCheck pings Redis, then reads INFO to judge degradation and to export
-// the keyspace hit and miss counters.
+// the keyspace hit and miss counters, and the fleet cache stats of the
+// configured cache prefixes.
 type redisCheck struct {
 	cfg    *config.Redis
 	client redis.UniversalClient
@@ -36,6 +37,7 @@ type redisCheck struct {
 	mu        sync.Mutex
 	stats     redisStats
 	haveStats bool
+	caches    []cacheStats // from the last successful read
 }
 
 // redisStats are the INFO fields the check keeps between runs.
@@ -103,9 +105,17 @@ func (c *redisCheck) Check(ctx context.Context) Result {
 		return errorResult("info", redisError(err))
 	}
 	info := parseRedisInfo(text)
+	var caches []cacheStats
+	var cachesErr error
+	if len(c.cfg.CachePrefixes) > 0 {
+		caches, cachesErr = readCacheStats(ctx, c.client, c.cfg.CachePrefixes)
+	}
 	c.mu.Lock()
 	prev, had := c.stats, c.haveStats
 	c.stats, c.haveStats = info.stats(), true
+	if cachesErr == nil {
+		c.caches = caches
+	}
 	c.mu.Unlock()
 	var rejectedSince uint64
 	if had && info.stats().rejected > prev.rejected {
@@ -114,16 +124,18 @@ func (c *redisCheck) Check(ctx context.Context) Result {
 	return evaluateRedis(info, c.cfg, rejectedSince)
 }
 
-// report exports the server's keyspace counters from the last INFO.
+// report exports the server's keyspace counters from the last INFO and the
+// fleet cache stats from the last successful read of them.
 func (c *redisCheck) report(ch chan<- prometheus.Metric, dependency string) {
 	c.mu.Lock()
-	s, ok := c.stats, c.haveStats
+	s, ok, caches := c.stats, c.haveStats, c.caches
 	c.mu.Unlock()
 	if !ok {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descRedisHits, prometheus.CounterValue, float64(s.hits), dependency)
 	ch <- prometheus.MustNewConstMetric(descRedisMisses, prometheus.CounterValue, float64(s.misses), dependency)
+	reportCacheStats(ch, dependency, caches)
 }
 
 // redisError marks the errors Redis gives for bad credentials and a full
