@@ -13,7 +13,11 @@ mkdir -p .tmp
 raw=.tmp/bench.txt
 
 scripts/install-deps.sh
-(cd bench && go test -run '^$' -bench "$filter" -benchmem -count "$count" -timeout 60m ./...) | tee "$raw"
+{
+  (cd bench && go test -run '^$' -bench "$filter" -benchmem -count "$count" -timeout 60m ./...)
+  # The exporter binary itself, scraped over HTTP: latency and memory.
+  go test -run '^$' -bench "$filter" -benchtime 20x -timeout 30m ./cmd/health-exporter/
+} | tee "$raw"
 
 echo
 echo "== summary (median of $count runs) =="
@@ -21,7 +25,7 @@ awk '
   /^Benchmark/ && /ns\/op/ {
     name = $1; sub(/-[0-9]+$/, "", name)          # drop the GOMAXPROCS suffix
     n = split(name, part, "/")
-    if (n < 2) next
+    if (n < 2) { part[2] = "run"; n = 2 }
     sub_ = part[n]; group = part[1]
     for (i = 2; i < n; i++) group = group "/" part[i]
     sub(/^Benchmark/, "", group)
@@ -30,7 +34,8 @@ awk '
     vals[key] = vals[key] " " v
     if (!(key in seen)) { seen[key] = 1; order[++cnt] = key }
     extra = ""
-    for (i = 2; i <= NF; i++) if ($(i+1) ~ /^(p50|p99|p50-µs|p99-µs|.*-us)$/) extra = extra " " $(i+1) "=" $i
+    # Custom metrics (b.ReportMetric): every unit but the standard three.
+    for (i = 3; i < NF; i++) if ($i ~ /^[0-9.e+-]+$/ && $(i+1) !~ /^(ns\/op|B\/op|allocs\/op)$/ && $(i+1) ~ /^[A-Za-z]/) extra = extra " " $(i+1) "=" $i
     if (extra != "") extras[key] = extra
   }
   function median(s,   a, n, i, j, t) {
