@@ -51,16 +51,16 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 		c.m.errors[opGet].Add(uint64(len(rest)) - 1)
 		return out, c.rejected(opGet, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	start := monoNow()
+	cctx, cancel := c.deadlines.context(ctx, start)
 	defer cancel()
 	pipe := c.client.Pipeline()
 	cmds := make([]*redis.StringCmd, len(rest))
 	for i, key := range rest {
 		cmds[i] = pipe.Get(cctx, t.Key(key))
 	}
-	start := time.Now()
 	_, _ = pipe.Exec(cctx) // errors are read per command
-	c.m.duration[opGet].observe(time.Since(start))
+	c.m.duration[opGet].observe(monoNow() - start)
 
 	var firstErr, failure error
 	for i, cmd := range cmds {
@@ -141,16 +141,16 @@ func SetManyTTL[T any](ctx context.Context, t *Tenant, items map[string]T, ttl t
 		c.m.errors[opSet].Add(uint64(len(keys)) - 1)
 		return c.rejected(opSet, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	start := monoNow()
+	cctx, cancel := c.deadlines.context(ctx, start)
 	defer cancel()
 	pipe := c.client.Pipeline()
 	cmds := make([]*redis.StatusCmd, len(keys))
 	for i, k := range keys {
 		cmds[i] = pipe.Set(cctx, k, values[i], c.jittered(ttl))
 	}
-	start := time.Now()
 	_, _ = pipe.Exec(cctx)
-	c.m.duration[opSet].observe(time.Since(start))
+	c.m.duration[opSet].observe(monoNow() - start)
 
 	var failed int
 	var firstErr, failure error

@@ -130,6 +130,7 @@ type Cache struct {
 	jitter    float64
 	negTTL    time.Duration
 	timeout   time.Duration
+	deadlines *deadlines
 	codec     Codec
 	breaker   *breaker.Breaker
 	local     *localTier // nil when off
@@ -212,20 +213,21 @@ func New(opts Options) (*Cache, error) {
 		})
 	}
 	c := &Cache{
-		client:   opts.Client,
-		name:     opts.Name,
-		prefix:   opts.Prefix,
-		sep:      opts.Separator,
-		ttl:      opts.TTL,
-		jitter:   opts.TTLJitter,
-		negTTL:   opts.NegativeTTL,
-		timeout:  opts.Timeout,
-		codec:    opts.Codec,
-		breaker:  opts.Breaker,
-		labels:   newLabels(opts.Tenants, opts.MaxTenants),
-		statsTTL: opts.StatsTTL,
-		statsKey: StatsKey(opts.Prefix, opts.Name),
-		statsSet: StatsIndexKey(opts.Prefix),
+		client:    opts.Client,
+		name:      opts.Name,
+		prefix:    opts.Prefix,
+		sep:       opts.Separator,
+		ttl:       opts.TTL,
+		jitter:    opts.TTLJitter,
+		negTTL:    opts.NegativeTTL,
+		timeout:   opts.Timeout,
+		deadlines: newDeadlines(opts.Timeout),
+		codec:     opts.Codec,
+		breaker:   opts.Breaker,
+		labels:    newLabels(opts.Tenants, opts.MaxTenants),
+		statsTTL:  opts.StatsTTL,
+		statsKey:  StatsKey(opts.Prefix, opts.Name),
+		statsSet:  StatsIndexKey(opts.Prefix),
 	}
 	if opts.LocalSize > 0 {
 		c.local = newLocalTier(opts.LocalSize, opts.LocalTTL)

@@ -29,7 +29,7 @@ type localShard struct {
 
 type localEntry struct {
 	v       any
-	expires int64 // Unix nanoseconds
+	expires int64 // monoNow() nanoseconds
 }
 
 func newLocalTier(size int, ttl time.Duration) *localTier {
@@ -39,6 +39,8 @@ func newLocalTier(size int, ttl time.Duration) *localTier {
 	}
 	return l
 }
+
+func (l *localTier) now() int64 { return int64(monoNow()) }
 
 func (l *localTier) shard(key []byte) *localShard {
 	return &l.shards[maphash.Bytes(l.seed, key)%localShards]
@@ -55,7 +57,7 @@ func (l *localTier) get(key []byte) (any, bool) {
 	s.mu.RLock()
 	e, ok := s.m[string(key)]
 	s.mu.RUnlock()
-	if !ok || time.Now().UnixNano() >= e.expires {
+	if !ok || l.now() >= e.expires {
 		return nil, false
 	}
 	return e.v, true
@@ -63,7 +65,7 @@ func (l *localTier) get(key []byte) (any, bool) {
 
 // set holds v under key for ttl, capped at the tier's TTL.
 func (l *localTier) set(key string, v any, ttl time.Duration) {
-	now := time.Now().UnixNano()
+	now := l.now()
 	e := localEntry{v: v, expires: now + int64(min(ttl, l.ttl))}
 	s := l.shardOf(key)
 	s.mu.Lock()

@@ -59,10 +59,10 @@ func (c *Cache) redisGet(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, c.rejected(opGet, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	start := time.Now()
+	start := monoNow()
+	ctx, cancel := c.deadlines.context(ctx, start)
 	data, err := c.client.Get(ctx, key).Bytes()
-	c.m.duration[opGet].observe(time.Since(start))
+	c.m.duration[opGet].observe(monoNow() - start)
 	cancel()
 	if err == redis.Nil {
 		p.Done(nil)
@@ -82,10 +82,10 @@ func (c *Cache) redisSet(ctx context.Context, key string, data []byte, ttl time.
 	if err != nil {
 		return c.rejected(opSet, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	start := time.Now()
+	start := monoNow()
+	ctx, cancel := c.deadlines.context(ctx, start)
 	err = c.client.Set(ctx, key, data, ttl).Err()
-	c.m.duration[opSet].observe(time.Since(start))
+	c.m.duration[opSet].observe(monoNow() - start)
 	cancel()
 	p.Done(err)
 	if err != nil {
@@ -101,10 +101,10 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 	if err != nil {
 		return c.rejected(opDelete, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	start := time.Now()
+	start := monoNow()
+	ctx, cancel := c.deadlines.context(ctx, start)
 	err = c.client.Del(ctx, key).Err()
-	c.m.duration[opDelete].observe(time.Since(start))
+	c.m.duration[opDelete].observe(monoNow() - start)
 	cancel()
 	p.Done(err)
 	if err != nil {
