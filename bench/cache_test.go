@@ -1,0 +1,296 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	gocache "github.com/go-redis/cache/v9"
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/health-exporter/health-exporter/cache"
+)
+
+// The cache benchmarks run against a redis-server each benchmark starts on
+// a free loopback port and stops by PID. Sub-benchmark names pair what is
+// compared:
+//
+//	BenchmarkCacheGetHit/{ours,raw}                  a hit through the facade vs GET + json.Unmarshal
+//	BenchmarkCacheLocalHit/{ours,ours-getorload,redis-roundtrip}
+//	BenchmarkCacheGetHitVsGoRedisCache/{ours,goredis-cache,ours-msgpack,goredis-cache-msgpack}
+//	BenchmarkCacheSetVsGoRedisCache/{ours,goredis-cache}
+//	BenchmarkCacheGetOrLoadVsGoRedisCacheOnce/{ours,goredis-cache}
+//
+// Against go-redis/cache the comparison is like for like: both store the
+// same JSON bytes (its Marshal/Unmarshal options set to encoding/json, which
+// also skips its compression), neither has a local tier, both share one set
+// of client options; the -msgpack pair runs its default codec (msgpack, s2
+// above 64 bytes) against ours with msgpack. The VsGoRedisCache benchmarks
+// run 64 goroutines (SetParallelism(32) on 2 CPUs).
+
+// benchValue is a typical cached record: about 150 bytes of JSON.
+type benchValue struct {
+	ID      int      `json:"id" msgpack:"id"`
+	Title   string   `json:"title" msgpack:"title"`
+	Owner   string   `json:"owner" msgpack:"owner"`
+	Tags    []string `json:"tags" msgpack:"tags"`
+	Updated int64    `json:"updated" msgpack:"updated"`
+	Score   float64  `json:"score" msgpack:"score"`
+}
+
+var sample = benchValue{ID: 42, Title: "Onboarding workflow", Owner: "ops@example.com",
+	Tags: []string{"hr", "onboarding", "q3"}, Updated: 1719744000, Score: 0.87}
+
+// benchRedis starts a private redis-server and returns its address.
+func benchRedis(b *testing.B) string {
+	b.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			b.Fatalf("redis-server is required: %v", err)
+		}
+		b.Skipf("redis-server is unavailable: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	dir := b.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the benchmark
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start redis-server: %v", err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			b.Fatalf("redis-server on %s did not answer PING", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return addr
+}
+
+// newClient returns a client with the options every side of a comparison
+// shares.
+func newClient(b *testing.B, addr string) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func newCache(b *testing.B, opts cache.Options) *cache.Cache {
+	c, err := cache.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// msgpackCodec gives our cache the codec go-redis/cache uses by default.
+type msgpackCodec struct{}
+
+func (msgpackCodec) Marshal(v any) ([]byte, error)        { return msgpack.Marshal(v) }
+func (msgpackCodec) Unmarshal(data []byte, dst any) error { return msgpack.Unmarshal(data, dst) }
+
+func newGoRedisCache(rdb *redis.Client, codec string) *gocache.Cache {
+	opts := &gocache.Options{Redis: rdb}
+	if codec == "json" {
+		opts.Marshal, opts.Unmarshal = json.Marshal, json.Unmarshal
+	}
+	return gocache.New(opts)
+}
+
+func check(b *testing.B, ok bool, err error) {
+	if err != nil || !ok {
+		b.Fatalf("ok %v, err %v", ok, err)
+	}
+}
+
+func BenchmarkCacheGetHit(b *testing.B) {
+	addr := benchRedis(b)
+	ctx := context.Background()
+	rdb := newClient(b, addr)
+	c := newCache(b, cache.Options{Client: rdb, Name: "bench"})
+	acme := c.Tenant("acme")
+	if err := acme.Set(ctx, "wf:42", sample); err != nil {
+		b.Fatal(err)
+	}
+	key := acme.Key("wf:42")
+
+	b.Run("ours", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v benchValue
+			found, err := acme.Get(ctx, "wf:42", &v)
+			check(b, found, err)
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v benchValue
+			data, err := rdb.Get(ctx, key).Bytes()
+			check(b, true, err)
+			check(b, true, json.Unmarshal(data, &v))
+		}
+	})
+}
+
+func BenchmarkCacheLocalHit(b *testing.B) {
+	addr := benchRedis(b)
+	ctx := context.Background()
+	rdb := newClient(b, addr)
+	local := newCache(b, cache.Options{Client: rdb, Name: "local", LocalSize: 1000, LocalTTL: time.Hour}).Tenant("acme")
+	remote := newCache(b, cache.Options{Client: rdb, Name: "remote"}).Tenant("acme")
+	if err := local.Set(ctx, "wf:42", sample); err != nil {
+		b.Fatal(err)
+	}
+	var v benchValue
+	found, err := local.Get(ctx, "wf:42", &v) // fills the local tier
+	check(b, found, err)
+	load := func(context.Context) (benchValue, error) { return sample, nil }
+
+	b.Run("ours", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v benchValue
+			found, err := local.Get(ctx, "wf:42", &v)
+			check(b, found, err)
+		}
+	})
+	b.Run("ours-getorload", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, err := cache.GetOrLoad(ctx, local, "wf:42", load)
+			check(b, true, err)
+		}
+	})
+	b.Run("redis-roundtrip", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v benchValue
+			found, err := remote.Get(ctx, "wf:42", &v)
+			check(b, found, err)
+		}
+	})
+}
+
+// parallel64 runs body on 64 goroutines.
+func parallel64(b *testing.B, body func(i int)) {
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body(int(next.Add(1)))
+		}
+	})
+}
+
+func BenchmarkCacheGetHitVsGoRedisCache(b *testing.B) {
+	addr := benchRedis(b)
+	ctx := context.Background()
+	const keys = 1000
+	for _, codec := range []string{"json", "msgpack"} {
+		ours := cache.Options{Client: newClient(b, addr), Name: "ours" + codec}
+		theirs := newGoRedisCache(newClient(b, addr), codec)
+		suffix := ""
+		if codec == "msgpack" {
+			ours.Codec, suffix = msgpackCodec{}, "-msgpack"
+		}
+		acme := newCache(b, ours).Tenant("acme")
+		prefix := "theirs" + codec + ":acme:"
+		for i := range keys {
+			k := fmt.Sprint("wf:", i)
+			check(b, true, acme.Set(ctx, k, sample))
+			check(b, true, theirs.Set(&gocache.Item{Ctx: ctx, Key: prefix + k, Value: sample, TTL: time.Hour}))
+		}
+		b.Run("ours"+suffix, func(b *testing.B) {
+			parallel64(b, func(i int) {
+				var v benchValue
+				found, err := acme.Get(ctx, keyOf(i%keys), &v)
+				check(b, found, err)
+			})
+		})
+		b.Run("goredis-cache"+suffix, func(b *testing.B) {
+			parallel64(b, func(i int) {
+				var v benchValue
+				check(b, true, theirs.Get(ctx, prefix+keyOf(i%keys), &v))
+			})
+		})
+	}
+}
+
+func BenchmarkCacheSetVsGoRedisCache(b *testing.B) {
+	addr := benchRedis(b)
+	ctx := context.Background()
+	const keys = 1000
+	acme := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours"}).Tenant("acme")
+	theirs := newGoRedisCache(newClient(b, addr), "json")
+	b.Run("ours", func(b *testing.B) {
+		parallel64(b, func(i int) {
+			check(b, true, acme.Set(ctx, keyOf(i%keys), sample))
+		})
+	})
+	b.Run("goredis-cache", func(b *testing.B) {
+		parallel64(b, func(i int) {
+			check(b, true, theirs.Set(&gocache.Item{Ctx: ctx, Key: "theirs:acme:" + keyOf(i%keys), Value: sample, TTL: time.Hour}))
+		})
+	})
+}
+
+func BenchmarkCacheGetOrLoadVsGoRedisCacheOnce(b *testing.B) {
+	addr := benchRedis(b)
+	ctx := context.Background()
+	const keys = 1000
+	acme := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours"}).Tenant("acme")
+	theirs := newGoRedisCache(newClient(b, addr), "json")
+	load := func(context.Context) (benchValue, error) { return sample, nil }
+	b.Run("ours", func(b *testing.B) {
+		parallel64(b, func(i int) {
+			v, err := cache.GetOrLoad(ctx, acme, keyOf(i%keys), load)
+			check(b, v.ID == sample.ID, err)
+		})
+	})
+	b.Run("goredis-cache", func(b *testing.B) {
+		parallel64(b, func(i int) {
+			var v benchValue
+			err := theirs.Once(&gocache.Item{Ctx: ctx, Key: "theirs:acme:" + keyOf(i%keys), Value: &v, TTL: time.Hour,
+				Do: func(*gocache.Item) (any, error) { return sample, nil }})
+			check(b, v.ID == sample.ID, err)
+		})
+	})
+}
+
+// keyNames are built once so key formatting stays out of the loops.
+var keyNames = func() []string {
+	k := make([]string, 1000)
+	for i := range k {
+		k[i] = "wf:" + strconv.Itoa(i)
+	}
+	return k
+}()
+
+func keyOf(i int) string { return keyNames[i] }
