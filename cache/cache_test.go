@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/health-exporter/health-exporter/internal/testenv"
 )
 
 type workflow struct {
@@ -254,5 +259,36 @@ func TestWrongTypeDoesNotTripTheBreaker(t *testing.T) {
 	}
 	if st := c.Breaker().State().String(); st != "closed" {
 		t.Fatalf("breaker %s after WRONGTYPE replies, want closed", st)
+	}
+}
+
+func TestIsRedisFailure(t *testing.T) {
+	c, rdb := sharedCache(t, Options{})
+	if err := rdb.HSet(bg, c.Tenant("").Key("h"), "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := rdb.Get(bg, c.Tenant("").Key("h")).Err()
+	syntax := rdb.Do(bg, "SET", "k").Err()
+	primary := testenv.SharedRedis(t)
+	replica := client(t, testenv.StartRedis(t, "--replicaof", "127.0.0.1", strconv.Itoa(primary.Port)).Addr)
+	readOnly := replica.Set(bg, "k", "v", 0).Err()
+	if readOnly == nil || !strings.HasPrefix(readOnly.Error(), "READONLY") || wrongType == nil || syntax == nil {
+		t.Fatalf("want real error replies: %v; %v; %v", readOnly, wrongType, syntax)
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{wrongType, false},
+		{syntax, false},
+		{fmt.Errorf("wrapped: %w", wrongType), false},
+		{readOnly, true},
+		{context.DeadlineExceeded, true},
+		{redis.ErrClosed, true},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+	} {
+		if got := IsRedisFailure(tc.err); got != tc.want {
+			t.Errorf("IsRedisFailure(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

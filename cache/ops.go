@@ -25,22 +25,23 @@ func isTombstone(data []byte) bool { return bytes.Equal(data, tombstone) }
 type notFound struct{}
 
 // IsRedisFailure reports whether err means Redis could not serve a call: a
-// network error, a timeout, or a reply from a server that cannot serve
-// (LOADING, READONLY, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, BUSY). Other error
-// replies (WRONGTYPE, a syntax error) come from a working server. It is the
-// IsFailure of the breaker New makes.
+// network error, a timeout, or a reply from a server that cannot serve this
+// client (LOADING, READONLY, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, BUSY, NOAUTH,
+// WRONGPASS, max clients reached). Other error replies (WRONGTYPE, NOPERM on
+// one key, a syntax error) come from a working server. It is the IsFailure of
+// the breaker New makes.
 func IsRedisFailure(err error) bool {
 	var reply redis.Error
 	if !errors.As(err, &reply) {
 		return true
 	}
 	msg := reply.Error()
-	for _, p := range [...]string{"LOADING", "READONLY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "BUSY"} {
+	for _, p := range [...]string{"LOADING", "READONLY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "BUSY", "NOAUTH", "WRONGPASS"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}
-	return false
+	return strings.Contains(msg, "max number of clients reached")
 }
 
 // rejected returns the prebuilt error for a call the breaker refused.
