@@ -112,7 +112,12 @@ func serverEnv() []string {
 // them; what is missing goes through Require.
 func postgresTools(t testing.TB) (binDir string, cred *syscall.Credential) {
 	t.Helper()
-	binDir = filepath.Dir(Binary(t, "postgres"))
+	bin := Binary(t, "postgres")
+	// initdb sits beside the real binary, not necessarily beside a symlink to it.
+	if real, err := filepath.EvalSymlinks(bin); err == nil {
+		bin = real
+	}
+	binDir = filepath.Dir(bin)
 	_, err := os.Stat(filepath.Join(binDir, "initdb"))
 	Require(t, "initdb beside "+filepath.Join(binDir, "postgres"), err)
 	cred, err = postgresCredential()
