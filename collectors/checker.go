@@ -21,6 +21,8 @@ func NewChecker(dc config.Dependency, logger *slog.Logger) (Checker, error) {
 		return newHTTPCheck(dc)
 	case "tcp":
 		return newTCPCheck(dc)
+	case "search":
+		return newSearchCheck(dc, logger)
 	}
 	return nil, fmt.Errorf("unknown kind %q", dc.Kind)
 }
