@@ -210,7 +210,8 @@ start_postgres() {
 		(cd "$dir" && exec setsid "${AS_POSTGRES[@]}" "$bindir/postgres" -D "$dir/data" \
 			-c listen_addresses=127.0.0.1 -c port="$port" -c unix_socket_directories= \
 			-c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-			-c shared_buffers=32MB -c logging_collector=off) </dev/null >>"$dir/postgres.log" 2>&1 &
+			-c shared_buffers=32MB -c logging_collector=off -c dynamic_shared_memory_type=mmap) \
+			</dev/null >>"$dir/postgres.log" 2>&1 &
 		pid=$!
 		if wait_ready 60 "$pid" "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 2; then
 			PG_PORT=$port PG_PID=$(head -n 1 "$dir/data/postmaster.pid")

@@ -12,7 +12,10 @@ export PATH="/usr/local/go/bin:$PATH"
 command -v go >/dev/null || he_die "go not found (expected /usr/local/go/bin/go); see scripts/install-deps.sh"
 
 services=$(he_scratch he-test-services)
-trap 'scripts/services.sh stop "$services" >/dev/null' EXIT
+stop_services() {
+	if [ -f "$services/env" ]; then scripts/services.sh stop "$services"; else rm -rf -- "$services"; fi
+}
+trap stop_services EXIT
 trap 'exit 130' INT TERM # run the EXIT trap on Ctrl-C too
 scripts/services.sh start "$services" >/dev/null || he_die "the test services did not start"
 set -a

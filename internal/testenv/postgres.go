@@ -126,6 +126,9 @@ func (p *Postgres) serverArgs() []string {
 	set("full_page_writes", "off")
 	set("shared_buffers", "32MB")
 	set("huge_pages", "off")
+	// Segments in the data directory go with it, even after a SIGKILL;
+	// the default posix ones would be left in /dev/shm.
+	set("dynamic_shared_memory_type", "mmap")
 	set("logging_collector", "off")
 	keys := make([]string, 0, len(p.extraConf))
 	for k := range p.extraConf {

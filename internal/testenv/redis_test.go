@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -91,5 +92,15 @@ func TestRedisServerHasNoPersistence(t *testing.T) {
 	}
 	if got := redisDo(t, r.Addr, "DBSIZE"); got != "0" {
 		t.Errorf("DBSIZE of a new server = %s, want 0", got)
+	}
+}
+
+func TestRedisRequirePassIsReady(t *testing.T) {
+	t.Parallel()
+	r := StartRedis(t, "--requirepass", "s3cret")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := redisCommand(ctx, r.Addr, "GET", "k"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("GET without a password: %v, want NOAUTH", err)
 	}
 }

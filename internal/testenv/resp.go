@@ -47,10 +47,16 @@ func redisCommand(ctx context.Context, addr string, args ...string) (string, err
 	for _, a := range args {
 		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
 	}
-	if _, err := conn.Write([]byte(req.String())); err != nil {
-		return "", fmt.Errorf("redis %s %s: %w", addr, args[0], err)
+	reply, err := func() (string, error) {
+		if _, err := conn.Write([]byte(req.String())); err != nil {
+			return "", err
+		}
+		return readReply(bufio.NewReader(conn))
+	}()
+	if err != nil && ctx.Err() != nil {
+		// The deadline or the cancellation closed the connection: say so.
+		err = ctx.Err()
 	}
-	reply, err := readReply(bufio.NewReader(conn))
 	if err != nil {
 		return "", fmt.Errorf("redis %s %s: %w", addr, args[0], err)
 	}
