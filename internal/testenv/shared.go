@@ -34,9 +34,10 @@ var shared struct {
 
 // SharedRedis returns the Redis server every test of this test binary
 // shares: the one EnvRedisAddr names when set, else one redis-server the
-// first call starts. Tests keep apart by key (prefix keys with t.Name()),
-// and cannot Pause, Stop or Start it (that panics); fault injection needs
-// StartRedis.
+// first call starts. Other packages' test binaries may use the same server
+// at the same time: tests keep apart by key (prefix keys with t.Name()),
+// never FLUSHDB or FLUSHALL, and cannot Pause, Stop or Start it (that
+// panics); fault injection and whole-server commands need StartRedis.
 //
 // A started server is stopped by StopShared, which Main calls after the
 // tests. Without Main it dies with the test binary (parent-death signal)
@@ -87,8 +88,9 @@ func externalRedis(ctx context.Context, addr string) (*Redis, error) {
 // SharedPostgres returns the PostgreSQL server every test of this test
 // binary shares: the one EnvPostgresDSN names when set, else a cluster the
 // first call starts with default PostgresOptions. Tests keep apart with
-// CreateDatabase, and cannot Pause, Stop or Start it (that panics); fault
-// injection needs StartPostgres. Cleanup works as for SharedRedis.
+// CreateDatabase (roles are cluster-wide: give them unique names), and
+// cannot Pause, Stop or Start it (that panics); fault injection needs
+// StartPostgres. Cleanup works as for SharedRedis.
 func SharedPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	dsn := os.Getenv(EnvPostgresDSN)
