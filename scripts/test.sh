@@ -57,7 +57,12 @@ go_tests() {
 	return "$rc"
 }
 
+# bench_compiles vets the benchmark module, so a benchmark that no longer
+# builds fails here rather than at the next make bench.
+bench_compiles() { (cd bench && go vet ./...); }
+
 step "go test -race ./..." go_tests
+step "go vet ./... in bench/" bench_compiles
 
 echo
 printf '%s\n' "${results[@]}"
