@@ -27,6 +27,7 @@ type StatusError struct {
 	Body string
 }
 
+// Error reads "status 503: <start of the body>".
 func (e *StatusError) Error() string {
 	if e.Body == "" {
 		return fmt.Sprintf("status %d", e.Code)

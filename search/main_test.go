@@ -1,7 +1,6 @@
 package search_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -68,5 +67,3 @@ func names(ws []search.Workflow) []string {
 	}
 	return out
 }
-
-var _ = context.Background

@@ -205,6 +205,7 @@ type Error struct {
 	Fallback error
 }
 
+// Error reads `search "name": primary: <error>; fallback: <error>`.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "search %q: primary: %v", e.Searcher, e.Primary)

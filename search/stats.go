@@ -71,15 +71,18 @@ type Stats struct {
 	// Requests counts calls to each backend, indexed by Backend: a search
 	// whose primary the breaker refused is no primary request, retries of
 	// one search are one request.
-	Requests [len(backends)]uint64
+	Requests [2]uint64
 	// Errors counts the requests that failed, for reasons other than the
-	// caller giving up.
-	Errors [len(backends)]uint64
+	// caller giving up, indexed by Backend.
+	Errors [2]uint64
 	// Fallbacks counts the searches handed to the fallback, by reason.
 	Fallbacks map[Reason]uint64
-	// Durations are the requests' durations, by Backend.
-	Durations [len(backends)]Histogram
+	// Durations are the requests' durations, indexed by Backend.
+	Durations [2]Histogram
 }
+
+// Stats indexes its arrays by Backend: there must be two.
+var _ [2]Backend = backends
 
 // Histogram is a snapshot of a duration histogram, in the form
 // prometheus.NewConstHistogram takes.
