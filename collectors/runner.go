@@ -53,6 +53,7 @@ type Runner struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	build    func(config.Dependency, *slog.Logger) (Checker, error)
+	joined   func() // test hook: a scrape has started or joined a run
 }
 
 // dependency is one configured dependency and what the runner knows of it.
@@ -222,6 +223,9 @@ func (r *Runner) join(ctx context.Context, d *dependency, budget time.Duration) 
 		r.runOnce(context.WithoutCancel(ctx), d, timeout)
 		return nil, nil
 	})
+	if r.joined != nil {
+		r.joined()
+	}
 	select {
 	case <-ch:
 	case <-ctx.Done():

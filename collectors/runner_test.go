@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,9 +127,10 @@ func TestConcurrentRefreshesShareOneRun(t *testing.T) {
 	d := dep("db")
 	d.MinInterval = 0 // only the coalescing of runs in flight can spare a call
 	r := newTestRunner(t, nil, map[string]Checker{"db": c}, d)
+	var joined atomic.Int64
+	r.joined = func() { joined.Add(1) }
 
 	const scrapes = 8
-	base := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for range scrapes {
 		wg.Add(1)
@@ -139,9 +139,8 @@ func TestConcurrentRefreshesShareOneRun(t *testing.T) {
 			r.Refresh(context.Background(), 0)
 		}()
 	}
-	// Each scrape is one goroutine plus one per dependency; the run itself is
-	// one more. Wait until all of them are parked on the run in flight.
-	waitFor(t, func() bool { return runtime.NumGoroutine() >= base+2*scrapes+1 })
+	// Release the check only once every scrape waits on the run in flight.
+	waitFor(t, func() bool { return joined.Load() == scrapes })
 	close(release)
 	wg.Wait()
 	if n := c.calls.Load(); n != 1 {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/health-exporter/health-exporter/internal/testenv"
@@ -24,8 +25,13 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	redis := testenv.StartRedis(t, "--requirepass", "another-password")
 	pg := testenv.StartPostgres(t, testenv.PostgresOptions{Password: "another-password"})
-	var seen []string
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		seen = append(seen, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
@@ -80,6 +86,8 @@ dependencies:
 			t.Errorf("the secret leaked into %s", s)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if !strings.Contains(strings.Join(seen, " "), secret) {
 		t.Fatal("the HTTP checks did not send the credentials at all; the test proves nothing")
 	}
