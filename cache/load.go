@@ -19,7 +19,7 @@ type flightGroup struct {
 }
 
 type flight struct {
-	done      chan struct{}
+	done      chan struct{} // made by the first waiter, under flightGroup.mu
 	val       any
 	err       error
 	cancelled bool // the running caller's context ended before the call did
@@ -39,16 +39,19 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func(context.Contex
 		}
 		f, running := g.m[key]
 		if !running {
-			f = &flight{done: make(chan struct{})}
+			f = &flight{}
 			g.m[key] = f
+		} else if f.done == nil {
+			f.done = make(chan struct{}) // most calls have no waiter: no channel
 		}
+		done := f.done
 		g.mu.Unlock()
 		if !running {
 			return g.run(ctx, key, f, fn)
 		}
 		f.waiters.Add(1)
 		select {
-		case <-f.done:
+		case <-done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -79,8 +82,10 @@ func (g *flightGroup) run(ctx context.Context, key string, f *flight, fn func(co
 		}
 		g.mu.Lock()
 		delete(g.m, key)
+		if f.done != nil {
+			close(f.done)
+		}
 		g.mu.Unlock()
-		close(f.done)
 	}()
 	f.panicked = true
 	f.val, f.err = fn(ctx)
