@@ -2,11 +2,10 @@ package collectors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"reflect"
 	"sync"
 	"time"
 
@@ -18,40 +17,29 @@ import (
 )
 
 // Checker runs one kind of check against one dependency. It reports what it
-// found as a Result; the runner fills in the timing fields. A Checker that
-// holds connections also implements io.Closer.
+// found as a Result; the runner fills in the timing fields. A Checker may be
+// called concurrently. One that holds connections also implements io.Closer.
 type Checker interface {
 	Check(ctx context.Context) Result
 }
 
-// Snapshot is a dependency's state as the exporter reports it: the latest
-// result and the counters kept between scrapes.
-type Snapshot struct {
-	Name, Kind, Endpoint string
-	Result               Result
-	Checks               uint64
-	Failures             map[Reason]uint64
-	LastSuccess          time.Time
-	Background           bool
-}
-
-// errDown is what the breaker and retry see for a check that said down.
-var errDown = errors.New("dependency down")
-
 // Runner runs the checks of a configuration: at scrape time, coalesced across
 // concurrent scrapes, or in the background for dependencies with an interval.
-// It keeps each dependency's counters and breaker across reloads.
+// It keeps each dependency's counters and breaker across reloads. Its methods
+// are safe for concurrent use.
 type Runner struct {
-	mu       sync.Mutex
-	deps     []*dependency // in configuration order
+	applyMu sync.Mutex // serializes Apply and Close
+
+	mu       sync.Mutex // guards the fields below
+	deps     []*dependency
 	byName   map[string]*dependency
 	bgCancel context.CancelFunc
 	bgDone   sync.WaitGroup
 
-	flights  singleflight.Group
 	breakers *breaker.Collector
 	logger   *slog.Logger
 	now      func() time.Time
+	clock    func() time.Time // the injected clock, nil for the real one
 	build    func(config.Dependency, *slog.Logger) (Checker, error)
 	joined   func() // test hook: a scrape has started or joined a run
 }
@@ -62,19 +50,25 @@ type dependency struct {
 	check   Checker
 	breaker *breaker.Breaker
 	policy  retry.Policy
+	flight  singleflight.Group // coalesces the runs of this dependency
+	applied time.Time          // when this configuration took effect
 
-	mu          sync.Mutex
+	mu          sync.Mutex // guards the fields below
 	last        Result
 	hasResult   bool
 	checks      uint64
 	failures    map[Reason]uint64
 	lastSuccess time.Time
+	running     int  // runs using check right now
+	retired     bool // replaced by a reload; close check once idle
+	ownsCheck   bool // false once a newer dependency took the checker over
+	closed      bool
 }
 
 // RunnerOptions configures a Runner. Zero values mean the defaults.
 type RunnerOptions struct {
 	Logger *slog.Logger     // default: discard
-	Now    func() time.Time // default: time.Now
+	Now    func() time.Time // default: time.Now; also drives the breakers
 	// Build makes the Checker of a dependency; default NewChecker.
 	Build func(config.Dependency, *slog.Logger) (Checker, error)
 }
@@ -86,6 +80,7 @@ func NewRunner(opts RunnerOptions) *Runner {
 		breakers: breaker.NewCollector(""),
 		logger:   opts.Logger,
 		now:      opts.Now,
+		clock:    opts.Now,
 		build:    opts.Build,
 	}
 	if r.logger == nil {
@@ -103,73 +98,116 @@ func NewRunner(opts RunnerOptions) *Runner {
 // Breakers returns the collector of the dependencies' circuit breakers.
 func (r *Runner) Breakers() *breaker.Collector { return r.breakers }
 
-// Apply switches the runner to a new set of dependencies. Every checker is
-// built first: if one fails, nothing changes and the error says which. A
-// dependency that keeps its name and kind keeps its counters and last result,
-// and its breaker too unless the breaker settings changed. Background checks
-// are restarted.
+// Apply switches the runner to a new set of dependencies. Every changed
+// checker is built first: if one fails, nothing changes and the error says
+// which. A dependency that keeps its name and kind keeps its counters. It
+// keeps its checker (and connections) when its configuration is unchanged,
+// and its breaker and last result unless its target or breaker settings
+// changed. Background checks restart.
 func (r *Runner) Apply(cfg *config.Config) error {
-	built := make([]*dependency, 0, len(cfg.Dependencies))
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+
+	r.mu.Lock()
+	old := r.byName
+	r.mu.Unlock()
+	now := r.now()
+	next := make([]*dependency, 0, len(cfg.Dependencies))
+	var built []Checker
 	for _, dc := range cfg.Dependencies {
-		c, err := r.build(dc, r.logger.With("dependency", dc.Name))
-		if err != nil {
-			closeAll(built)
-			return fmt.Errorf("dependency %q: %w", dc.Name, err)
+		d := &dependency{cfg: dc, policy: retryPolicy(dc.Retry), failures: map[Reason]uint64{}, applied: now, ownsCheck: true}
+		if prev, ok := old[dc.Name]; ok && sameConfig(prev.cfg, dc) {
+			d.check = prev.check
+		} else {
+			c, err := r.build(dc, r.logger.With("dependency", dc.Name))
+			if err != nil {
+				for _, c := range built {
+					closeChecker(c)
+				}
+				return fmt.Errorf("dependency %q: %w", dc.Name, err)
+			}
+			d.check = c
+			built = append(built, c)
 		}
-		built = append(built, &dependency{cfg: dc, check: c, policy: retryPolicy(dc.Retry), failures: map[Reason]uint64{}})
+		next = append(next, d)
 	}
 
 	r.stopBackground()
-	r.mu.Lock()
-	old := r.byName
-	r.byName = make(map[string]*dependency, len(built))
-	for _, d := range built {
+	byName := make(map[string]*dependency, len(next))
+	for _, d := range next {
 		if prev, ok := old[d.cfg.Name]; ok && prev.cfg.Kind == d.cfg.Kind {
-			prev.mu.Lock()
-			d.last, d.hasResult, d.checks, d.lastSuccess = prev.last, prev.hasResult, prev.checks, prev.lastSuccess
-			for k, v := range prev.failures {
-				d.failures[k] = v
-			}
-			prev.mu.Unlock()
-			if prev.cfg.Breaker == d.cfg.Breaker {
-				d.breaker = prev.breaker
-			}
+			r.inherit(d, prev)
 		}
 		if d.breaker == nil {
-			d.breaker = breaker.New(breakerSettings(d.cfg, r.logger))
+			d.breaker = breaker.New(r.breakerSettings(d.cfg))
 		}
-		r.byName[d.cfg.Name] = d
+		byName[d.cfg.Name] = d
 	}
-	var retired []*dependency
-	for _, prev := range r.deps {
-		r.breakers.Remove(prev.cfg.Name)
-		retired = append(retired, prev)
-	}
-	r.deps = built
-	for _, d := range built {
+	// Add before removing, so a scrape never misses a breaker that stays.
+	for _, d := range next {
 		r.breakers.Add(d.breaker)
 	}
+	r.mu.Lock()
+	retired := r.deps
+	r.deps, r.byName = next, byName
 	r.mu.Unlock()
-	closeAll(retired)
+	for _, prev := range retired {
+		if _, ok := byName[prev.cfg.Name]; !ok {
+			r.breakers.Remove(prev.cfg.Name)
+		}
+		prev.retire()
+	}
 	r.startBackground()
 	return nil
 }
 
-// Close stops background checks and closes every checker's connections.
+// inherit carries what a reload keeps from prev into d.
+func (r *Runner) inherit(d, prev *dependency) {
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	d.checks, d.lastSuccess = prev.checks, prev.lastSuccess
+	for k, v := range prev.failures {
+		d.failures[k] = v
+	}
+	if d.check == prev.check {
+		prev.ownsCheck = false
+	}
+	if sameTarget(prev.cfg, d.cfg) {
+		d.last, d.hasResult = prev.last, prev.hasResult
+		if prev.cfg.Breaker == d.cfg.Breaker {
+			d.breaker = prev.breaker
+		}
+	}
+}
+
+// sameTarget reports whether two configurations of a dependency check the
+// same thing the same way: only then do its last result and breaker state
+// still say something about it.
+func sameTarget(a, b config.Dependency) bool {
+	return a.Kind == b.Kind && reflect.DeepEqual(a.Redis, b.Redis) && reflect.DeepEqual(a.Postgres, b.Postgres) &&
+		reflect.DeepEqual(a.HTTP, b.HTTP) && reflect.DeepEqual(a.TCP, b.TCP) && reflect.DeepEqual(a.Search, b.Search)
+}
+
+// sameConfig reports whether a dependency's configuration is unchanged but
+// for where it stands in the file.
+func sameConfig(a, b config.Dependency) bool {
+	a.Line, b.Line = 0, 0
+	return reflect.DeepEqual(a, b)
+}
+
+// Close stops background checks and closes every checker's connections,
+// once the runs using them have finished.
 func (r *Runner) Close() {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	r.stopBackground()
 	r.mu.Lock()
 	deps := r.deps
 	r.deps, r.byName = nil, map[string]*dependency{}
 	r.mu.Unlock()
-	closeAll(deps)
-}
-
-func closeAll(deps []*dependency) {
 	for _, d := range deps {
-		if c, ok := d.check.(io.Closer); ok {
-			c.Close()
-		}
+		r.breakers.Remove(d.cfg.Name)
+		d.retire()
 	}
 }
 
@@ -179,220 +217,59 @@ func (r *Runner) dependencies() []*dependency {
 	return r.deps
 }
 
-// Refresh brings every scrape-time dependency up to date and returns the
-// snapshots of all dependencies. Checks run concurrently; each one's deadline
-// is the smaller of its timeout and budget (no budget when budget <= 0). A
-// result younger than the dependency's min_interval is reused, and a check
-// already running for another scrape is joined rather than started again.
-// Refresh returns when every check has answered or ctx has ended.
-func (r *Runner) Refresh(ctx context.Context, budget time.Duration) []Snapshot {
-	deps := r.dependencies()
-	var wg sync.WaitGroup
-	for _, d := range deps {
-		if d.cfg.Interval > 0 || r.fresh(d) {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.join(ctx, d, budget)
-		}()
-	}
-	wg.Wait()
-	return r.snapshots(deps)
-}
-
-// Snapshots returns the state of every dependency without running checks.
-func (r *Runner) Snapshots() []Snapshot { return r.snapshots(r.dependencies()) }
-
-func (r *Runner) fresh(d *dependency) bool {
+// acquire marks a run as using d's checker; it fails once the checker is
+// closed.
+func (d *dependency) acquire() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.hasResult && r.now().Sub(d.last.Time) < d.cfg.MinInterval
+	if d.closed {
+		return false
+	}
+	d.running++
+	return true
 }
 
-// join runs d's check, or waits for the run another scrape started. The run
-// itself is detached from ctx: its deadline bounds it, and a scrape that gives
-// up must neither cancel the run others wait for nor count as a failure.
-func (r *Runner) join(ctx context.Context, d *dependency, budget time.Duration) {
-	timeout := d.cfg.Timeout
-	if budget > 0 && budget < timeout {
-		timeout = budget
-	}
-	ch := r.flights.DoChan(d.cfg.Name, func() (any, error) {
-		r.runOnce(context.WithoutCancel(ctx), d, timeout)
-		return nil, nil
-	})
-	if r.joined != nil {
-		r.joined()
-	}
-	select {
-	case <-ch:
-	case <-ctx.Done():
-	}
-}
-
-// runOnce runs d's check under its breaker, retry policy and deadline, and
-// records the result.
-func (r *Runner) runOnce(ctx context.Context, d *dependency, timeout time.Duration) Result {
-	start := r.now()
-	res := r.evaluate(ctx, d, timeout)
-	res.Timeout = timeout
-	res.Time = r.now()
-	if res.Duration == 0 {
-		res.Duration = res.Time.Sub(start)
-	}
-	if res.Status == Healthy && d.cfg.DegradedLatency > 0 && res.Duration > d.cfg.DegradedLatency {
-		res = Result{Status: Degraded, Reason: ReasonSlow, Detail: fmt.Sprintf("answered in %s, slower than %s", res.Duration.Round(time.Millisecond), d.cfg.DegradedLatency),
-			Duration: res.Duration, Timeout: res.Timeout, Time: res.Time}
-	}
-	r.record(d, res)
-	return res
-}
-
-func (r *Runner) evaluate(ctx context.Context, d *dependency, timeout time.Duration) Result {
-	permit, err := d.breaker.Allow()
-	if err != nil {
-		c := d.breaker.Counts()
-		detail := "circuit breaker open: check skipped"
-		if !c.OpenUntil.IsZero() {
-			detail += fmt.Sprintf(", next probe in %s", c.OpenUntil.Sub(r.now()).Round(time.Second))
-		}
-		return Result{Status: Down, Reason: ReasonBreakerOpen, Detail: detail}
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	var res Result
-	attempts := 0
-	_ = retry.Do(cctx, d.policy, func(ctx context.Context) error {
-		attempts++
-		res = d.check.Check(ctx)
-		if res.Status == Down {
-			if res.Reason == ReasonNone {
-				res.Reason = ReasonError
-			}
-			return errDown
-		}
-		return nil
-	})
-	if attempts == 0 {
-		// The deadline passed before the first attempt could start.
-		res = Failure(ReasonTimeout, "no time left for the check")
-	}
-	if res.Status == Down {
-		if res.Reason == ReasonTimeout && res.Detail == "" {
-			res.Detail = fmt.Sprintf("no answer within %s", timeout)
-		}
-		if attempts > 1 {
-			res.Detail = fmt.Sprintf("%s (after %d attempts)", res.Detail, attempts)
-		}
-		permit.Done(errDown)
-	} else {
-		permit.Done(nil)
-	}
-	return res
-}
-
-func (r *Runner) record(d *dependency, res Result) {
+// release ends a run, closing a retired dependency's checker after its last run.
+func (d *dependency) release() {
 	d.mu.Lock()
-	prev, had := d.last, d.hasResult
-	d.last, d.hasResult = res, true
-	d.checks++
-	if res.Status != Healthy {
-		d.failures[res.Reason]++
-	} else {
-		d.lastSuccess = res.Time
+	d.running--
+	closeNow := d.retired && d.running == 0 && d.ownsCheck && !d.closed
+	if closeNow {
+		d.closed = true
 	}
 	d.mu.Unlock()
-
-	log := r.logger.With("dependency", d.cfg.Name, "kind", d.cfg.Kind)
-	switch {
-	case !had || prev.Status != res.Status || prev.Reason != res.Reason:
-		level := slog.LevelInfo
-		if res.Status == Down {
-			level = slog.LevelWarn
-		}
-		log.Log(context.Background(), level, "dependency state", "state", res.Status.String(), "reason", string(res.Reason), "detail", res.Detail, "duration", res.Duration)
-	default:
-		log.Debug("check", "state", res.Status.String(), "reason", string(res.Reason), "duration", res.Duration)
+	if closeNow {
+		closeChecker(d.check)
 	}
 }
 
-func (r *Runner) snapshots(deps []*dependency) []Snapshot {
-	now := r.now()
-	out := make([]Snapshot, 0, len(deps))
-	for _, d := range deps {
-		d.mu.Lock()
-		s := Snapshot{
-			Name: d.cfg.Name, Kind: d.cfg.Kind, Endpoint: d.cfg.Endpoint(),
-			Result: d.last, Checks: d.checks, LastSuccess: d.lastSuccess,
-			Failures:   make(map[Reason]uint64, len(d.failures)),
-			Background: d.cfg.Interval > 0,
-		}
-		for k, v := range d.failures {
-			s.Failures[k] = v
-		}
-		has := d.hasResult
-		d.mu.Unlock()
-		if s.Background {
-			if !has {
-				s.Result = Result{Status: Down, Reason: ReasonStale, Detail: "no background check has finished yet", Time: now}
-			} else if age := now.Sub(s.Result.Time); age > 2*d.cfg.Interval {
-				s.Result = Result{Status: Down, Reason: ReasonStale, Detail: fmt.Sprintf("last result is %s old; checked every %s", age.Round(time.Second), d.cfg.Interval),
-					Duration: s.Result.Duration, Timeout: s.Result.Timeout, Time: s.Result.Time}
-			}
-		} else if !has {
-			s.Result = Result{Status: Down, Reason: ReasonError, Detail: "not checked yet", Time: now}
-		}
-		out = append(out, s)
+// retire marks d as replaced: its checker is closed when no run uses it, unless a
+// newer dependency took it over.
+func (d *dependency) retire() {
+	d.mu.Lock()
+	d.retired = true
+	closeNow := d.running == 0 && d.ownsCheck && !d.closed
+	if closeNow || !d.ownsCheck {
+		d.closed = true
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func (r *Runner) startBackground() {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.mu.Lock()
-	r.bgCancel = cancel
-	deps := r.deps
-	r.mu.Unlock()
-	for _, d := range deps {
-		if d.cfg.Interval <= 0 {
-			continue
-		}
-		r.bgDone.Add(1)
-		go func() {
-			defer r.bgDone.Done()
-			r.background(ctx, d)
-		}()
+	d.mu.Unlock()
+	if closeNow {
+		closeChecker(d.check)
 	}
 }
 
-func (r *Runner) stopBackground() {
-	r.mu.Lock()
-	cancel := r.bgCancel
-	r.bgCancel = nil
-	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
+func closeChecker(c Checker) {
+	if cl, ok := c.(io.Closer); ok {
+		cl.Close()
 	}
-	r.bgDone.Wait()
 }
 
-// background checks d every interval until ctx ends.
-func (r *Runner) background(ctx context.Context, d *dependency) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.runOnce(ctx, d, d.cfg.Timeout)
-		t.Reset(d.cfg.Interval)
-	}
+// breakerSettings turns a dependency's breaker configuration into settings,
+// on the runner's clock, logging state changes.
+func (r *Runner) breakerSettings(dc config.Dependency) breaker.Settings {
+	s := breakerSettings(dc, r.logger)
+	s.Now = r.clock
+	return s
 }
 
 func breakerSettings(dc config.Dependency, logger *slog.Logger) breaker.Settings {
@@ -407,16 +284,19 @@ func breakerSettings(dc config.Dependency, logger *slog.Logger) breaker.Settings
 		OpenJitter:           b.OpenJitter,
 		HalfOpenMaxCalls:     b.HalfOpenMaxCalls,
 		OnStateChange: func(name string, from, to breaker.State) {
-			logger.Info("circuit breaker", "dependency", name, "from", from.String(), "to", to.String())
+			level := slog.LevelInfo
+			if to == breaker.Open {
+				level = slog.LevelWarn
+			}
+			logger.Log(context.Background(), level, "circuit breaker", "breaker", name, "from", from.String(), "to", to.String())
 		},
 	}
 }
 
+// retryPolicy turns a dependency's retry configuration into a policy. The
+// configuration was validated, so the jitter name parses.
 func retryPolicy(rc config.Retry) retry.Policy {
-	j, err := retry.ParseJitter(rc.Jitter)
-	if err != nil {
-		j = retry.FullJitter
-	}
+	j, _ := retry.ParseJitter(rc.Jitter)
 	return retry.Policy{
 		MaxRetries: rc.MaxRetries,
 		BaseDelay:  rc.BaseDelay,
