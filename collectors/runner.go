@@ -144,16 +144,22 @@ func (r *Runner) Apply(cfg *config.Config) error {
 		byName[d.cfg.Name] = d
 	}
 	// Add before removing, so a scrape never misses a breaker that stays.
+	keep := map[string]bool{}
 	for _, d := range next {
-		r.breakers.Add(d.breaker)
+		for _, b := range d.allBreakers() {
+			r.breakers.Add(b)
+			keep[b.Name()] = true
+		}
 	}
 	r.mu.Lock()
 	retired := r.deps
 	r.deps, r.byName = next, byName
 	r.mu.Unlock()
 	for _, prev := range retired {
-		if _, ok := byName[prev.cfg.Name]; !ok {
-			r.breakers.Remove(prev.cfg.Name)
+		for _, b := range prev.allBreakers() {
+			if !keep[b.Name()] {
+				r.breakers.Remove(b.Name())
+			}
 		}
 		prev.retire()
 	}
@@ -206,9 +212,27 @@ func (r *Runner) Close() {
 	r.deps, r.byName = nil, map[string]*dependency{}
 	r.mu.Unlock()
 	for _, d := range deps {
-		r.breakers.Remove(d.cfg.Name)
+		for _, b := range d.allBreakers() {
+			r.breakers.Remove(b.Name())
+		}
 		d.retire()
 	}
+}
+
+// breakerOwner is implemented by checkers with circuit breakers of their
+// own (the search check's breaker around its primary), which the runner
+// exports beside the dependencies' breakers.
+type breakerOwner interface {
+	breakers() []*breaker.Breaker
+}
+
+// allBreakers returns d's breaker and those of its checker.
+func (d *dependency) allBreakers() []*breaker.Breaker {
+	bs := []*breaker.Breaker{d.breaker}
+	if o, ok := d.check.(breakerOwner); ok {
+		bs = append(bs, o.breakers()...)
+	}
+	return bs
 }
 
 func (r *Runner) dependencies() []*dependency {
