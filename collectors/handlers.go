@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,24 +16,28 @@ import (
 const ScrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 
 // Budget returns how long checks may take for request r: the scrape timeout
-// Prometheus announced minus offset, or 0 (no budget: each check's own
-// timeout) when the header is absent or unreadable. A budget is never below
-// 10ms, so that a tiny header still lets fast checks answer.
+// Prometheus announced minus offset. It returns 0 (no budget: each check's
+// own timeout) when the header is absent, unreadable, not a positive finite
+// number, or no larger than offset: a tiny or hostile header must not give
+// every check a deadline it cannot meet and so open every breaker.
 func Budget(r *http.Request, offset time.Duration) time.Duration {
 	v := r.Header.Get(ScrapeTimeoutHeader)
 	if v == "" {
 		return 0
 	}
 	secs, err := strconv.ParseFloat(v, 64)
-	if err != nil || secs <= 0 {
-		return 0
+	if err != nil || math.IsNaN(secs) || secs <= 0 || secs >= maxBudgetSeconds {
+		return 0 // +Inf and values past time.Duration's range: no limit either
 	}
 	b := time.Duration(secs*float64(time.Second)) - offset
-	if b < 10*time.Millisecond {
-		b = 10 * time.Millisecond
+	if b <= 0 {
+		return 0
 	}
 	return b
 }
+
+// maxBudgetSeconds is the largest header value a time.Duration holds.
+const maxBudgetSeconds = float64(math.MaxInt64) / float64(time.Second)
 
 // refresh runs the due checks under the request's budget.
 func refresh(r *http.Request, runner *Runner, offset time.Duration) []Snapshot {

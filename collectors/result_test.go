@@ -57,9 +57,21 @@ func TestBudget(t *testing.T) {
 		{"", 500 * time.Millisecond, 0},
 		{"10", 500 * time.Millisecond, 9500 * time.Millisecond},
 		{"2.5", 500 * time.Millisecond, 2 * time.Second},
-		{"0.2", 500 * time.Millisecond, 10 * time.Millisecond},
+		{"0.51", 500 * time.Millisecond, 10 * time.Millisecond},
+		{"0.5", 500 * time.Millisecond, 0}, // nothing left after the offset
+		{"0.2", 500 * time.Millisecond, 0}, // less than the offset
+		{"0.001", 0, time.Millisecond},     // no offset: tiny but usable
 		{"nonsense", 500 * time.Millisecond, 0},
 		{"-3", 0, 0},
+		{"0", 0, 0},
+		{"NaN", 500 * time.Millisecond, 0},
+		{"nan", 0, 0},
+		{"Inf", 500 * time.Millisecond, 0},
+		{"+Inf", 0, 0},
+		{"-Inf", 0, 0},
+		{"1e300", 500 * time.Millisecond, 0}, // past time.Duration's range
+		{"1e10", 500 * time.Millisecond, 0},  // just past it
+		{"86400", 0, 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "/metrics", nil)
