@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/health-exporter/health-exporter/config"
 )
@@ -34,15 +36,38 @@ func errorResult(doing string, err error) Result {
 }
 
 // describe renders err for people: url.Error's URL is dropped, since a URL
-// can hold a password or a token.
+// can hold a password or a token, and the text is made a tidy detail.
 func describe(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	msg := err.Error()
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+	return tidyDetail(err.Error())
+}
+
+// maxDetail bounds a Result's detail, in bytes.
+const maxDetail = 300
+
+// tidyDetail makes s fit to show people as a Result's detail, whoever wrote
+// it (a server's error, a body, a version string): one line, with runs of
+// whitespace and control characters as single spaces, valid UTF-8, and at
+// most maxDetail bytes, cut on a character boundary and marked with "…".
+func tidyDetail(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxDetail {
+		return s
 	}
-	return strings.TrimSpace(msg)
+	const ellipsis = "…"
+	cut := maxDetail - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRight(s[:cut], " ") + ellipsis
 }

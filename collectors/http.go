@@ -125,7 +125,7 @@ func evaluateJSONStatus(js *config.JSONStatus, body []byte) Result {
 	detail := fmt.Sprintf("%s is %q", js.Field, word)
 	switch {
 	case slices.Contains(js.Healthy, word):
-		return Result{Detail: detail}
+		return Result{Detail: tidyDetail(detail)}
 	case slices.Contains(js.Degraded, word):
 		return Degradation(ReasonUnexpectedResponse, detail)
 	}

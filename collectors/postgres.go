@@ -104,5 +104,5 @@ func evaluatePostgres(st postgresState, cfg *config.Postgres) Result {
 		float64(st.connections) > cfg.MaxConnectionsRatio*float64(st.maxConnections) {
 		return Degradation(ReasonUnexpectedResponse, fmt.Sprintf("%d of %d connections in use", st.connections, st.maxConnections))
 	}
-	return Result{Detail: fmt.Sprintf("PostgreSQL %s, %s, %d of %d connections in use", st.version, role, st.connections, st.maxConnections)}
+	return Result{Detail: tidyDetail(fmt.Sprintf("PostgreSQL %s, %s, %d of %d connections in use", st.version, role, st.connections, st.maxConnections))}
 }

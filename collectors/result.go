@@ -78,14 +78,16 @@ type Result struct {
 // Healthy reports whether the result is healthy.
 func (r Result) Healthy() bool { return r.Status == Healthy }
 
-// Failure builds a down result from a reason and detail.
+// Failure builds a down result from a reason and detail. The detail is
+// made one line of at most 300 bytes.
 func Failure(reason Reason, detail string) Result {
-	return Result{Status: Down, Reason: reason, Detail: detail}
+	return Result{Status: Down, Reason: reason, Detail: tidyDetail(detail)}
 }
 
-// Degradation builds a degraded result from a reason and detail.
+// Degradation builds a degraded result from a reason and detail. The
+// detail is made one line of at most 300 bytes.
 func Degradation(reason Reason, detail string) Result {
-	return Result{Status: Degraded, Reason: reason, Detail: detail}
+	return Result{Status: Degraded, Reason: reason, Detail: tidyDetail(detail)}
 }
 
 // CheckError is an error that already knows its Reason. Checks return it
@@ -96,6 +98,8 @@ type CheckError struct {
 	Err    error
 }
 
+// Error returns the underlying error's text: the reason is for Classify
+// and the metrics, not for the message.
 func (e *CheckError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.

@@ -9,9 +9,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/health-exporter/health-exporter/config"
 )
 
 func TestClassify(t *testing.T) {
@@ -89,5 +96,56 @@ func TestDescribeDropsURL(t *testing.T) {
 	got := describe(err)
 	if got != "connection refused" {
 		t.Fatalf("describe = %q", got)
+	}
+}
+
+func TestTidyDetail(t *testing.T) {
+	long := strings.Repeat("a", 400)
+	accents := strings.Repeat("é", 200) // 2 bytes each: 400 bytes
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "status 200", "status 200"},
+		{"newlines and tabs", "ERROR: syntax error\n\tat line 1\r\nHINT:  check it", "ERROR: syntax error at line 1 HINT: check it"},
+		{"control characters", "bad\x00byte\x1b[31mred", "bad byte [31mred"},
+		{"surrounding space", "  \n padded \t ", "padded"},
+		{"invalid UTF-8", "caf\xe9", "caf\uFFFD"},
+		{"at the limit", long[:maxDetail], long[:maxDetail]},
+		{"long ASCII", long, long[:maxDetail-len("…")] + "…"},
+		{"long multibyte", accents, accents[:296] + "…"}, // 297 would split an é
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tidyDetail(tt.in)
+			if got != tt.want {
+				t.Errorf("tidyDetail(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if len(got) > maxDetail || !utf8.ValidString(got) || strings.ContainsAny(got, "\n\r\t") {
+				t.Errorf("tidyDetail(%q) = %q: not one valid line of at most %d bytes", tt.in, got, maxDetail)
+			}
+		})
+	}
+}
+
+func TestDetailsAreTidyWhereBuilt(t *testing.T) {
+	hostile := "first line\nsecond line\t" + strings.Repeat("x", 1000)
+	pgErr := &pgconn.PgError{Severity: "ERROR", Code: "42P01", Message: "relation \"t\" does not exist\nLINE 1: SELECT * FROM t\n                      ^"}
+	results := map[string]Result{
+		"errorResult":  errorResult("query", errors.New(hostile)),
+		"pgx error":    errorResult("query", postgresError(pgErr)),
+		"Failure":      Failure(ReasonError, hostile),
+		"Degradation":  Degradation(ReasonSlow, hostile),
+		"json healthy": evaluateJSONStatus(&config.JSONStatus{Field: "status", Healthy: []string{hostile}}, []byte(`{"status":`+strconv.Quote(hostile)+`}`)),
+		"json down":    evaluateJSONStatus(&config.JSONStatus{Field: "status", Healthy: []string{"green"}}, []byte(`{"status":`+strconv.Quote(hostile)+`}`)),
+		"postgres":     evaluatePostgres(postgresState{version: "15.4\n" + hostile, maxConnections: 100}, &config.Postgres{}),
+	}
+	for name, res := range results {
+		if len(res.Detail) > maxDetail || strings.ContainsAny(res.Detail, "\n\t") || res.Detail == "" {
+			t.Errorf("%s: detail %q is not one line of at most %d bytes", name, res.Detail, maxDetail)
+		}
+	}
+	if got := results["pgx error"].Detail; !strings.HasPrefix(got, `query: ERROR: relation "t" does not exist LINE 1: SELECT * FROM t ^ (SQLSTATE 42P01)`) {
+		t.Errorf("pgx error detail = %q", got)
 	}
 }
