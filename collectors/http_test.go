@@ -2,12 +2,16 @@ package collectors
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +167,19 @@ func writeCA(t *testing.T, srv *httptest.Server) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestHTTPCheckClientCertificateRequired: the server refuses the handshake
+// with a TLS alert because no client certificate was sent.
+func TestHTTPCheckClientCertificateRequired(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+
+	res := runHTTPCheck(t, httpDep(srv.URL, &config.HTTP{HTTPClient: config.HTTPClient{TLS: config.TLS{Enabled: true, CAFile: writeCA(t, srv)}}}), 2*time.Second)
+	if res.Status != Down || res.Reason != ReasonTLS || !strings.Contains(res.Detail, "certificate") {
+		t.Fatalf("server requiring a client certificate: %+v", res)
+	}
 }

@@ -145,7 +145,15 @@ func Classify(err error) Reason {
 	return ReasonError
 }
 
+// isTLSError reports whether err is a failed handshake or certificate
+// check, on either side: a remote alert (the server refusing our client
+// certificate, or our protocol version) arrives as a *net.OpError with Op
+// "remote error" around crypto/tls' unexported alert type.
 func isTLSError(err error) bool {
+	var remote *net.OpError
+	if errors.As(err, &remote) && remote.Op == "remote error" {
+		return true
+	}
 	var (
 		unknownAuthority x509.UnknownAuthorityError
 		invalid          x509.CertificateInvalidError

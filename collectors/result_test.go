@@ -36,6 +36,7 @@ func TestClassify(t *testing.T) {
 		{"dns", &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}, ReasonDNS},
 		{"dns timeout", &net.DNSError{Err: "timeout", Name: "slow.invalid", IsTimeout: true}, ReasonTimeout},
 		{"tls unknown authority", fmt.Errorf("handshake: %w", x509.UnknownAuthorityError{}), ReasonTLS},
+		{"remote tls alert", fmt.Errorf("get: %w", &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}), ReasonTLS},
 		{"explicit reason", WithReason(ReasonAuth, errors.New("WRONGPASS")), ReasonAuth},
 		{"explicit reason wrapped", fmt.Errorf("ping: %w", WithReason(ReasonAuth, errors.New("NOAUTH"))), ReasonAuth},
 		{"other", errors.New("boom"), ReasonError},
