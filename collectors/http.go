@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -38,10 +40,51 @@ func newHTTPCheck(dc config.Dependency) (*httpCheck, error) {
 		tr.TLSClientConfig = tc
 	}
 	client := &http.Client{Transport: tr}
-	if !cfg.FollowRedirects {
+	switch {
+	case !cfg.FollowRedirects:
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	case hasCredentials(cfg.HTTPClient):
+		client.CheckRedirect = keepCredentialsHome
 	}
 	return &httpCheck{cfg: cfg, client: client}, nil
+}
+
+// hasCredentials reports whether the check's requests carry secrets.
+func hasCredentials(c config.HTTPClient) bool {
+	return c.BasicAuth != nil || c.BearerToken != "" || len(c.HeaderFiles) > 0
+}
+
+// maxRedirects is net/http's own limit.
+const maxRedirects = 10
+
+// keepCredentialsHome follows a redirect only if it stays on the first
+// request's host and port and does not go from https to http: net/http
+// sends custom headers (headers_from_files) on every redirect, and
+// Authorization to any port of the same host.
+func keepCredentialsHome(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	switch {
+	case first.Scheme == "https" && req.URL.Scheme != "https":
+		return WithReason(ReasonUnexpectedResponse, errors.New("redirect from https to http refused: it would send the credentials in clear text"))
+	case origin(req.URL) != origin(first):
+		return WithReason(ReasonUnexpectedResponse, fmt.Errorf("redirect to %s refused: it would send the credentials to another host", origin(req.URL)))
+	}
+	return nil
+}
+
+// origin is a URL's host:port, with the scheme's default port.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // Close releases the transport's resources.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +182,87 @@ func TestHTTPCheckClientCertificateRequired(t *testing.T) {
 	res := runHTTPCheck(t, httpDep(srv.URL, &config.HTTP{HTTPClient: config.HTTPClient{TLS: config.TLS{Enabled: true, CAFile: writeCA(t, srv)}}}), 2*time.Second)
 	if res.Status != Down || res.Reason != ReasonTLS || !strings.Contains(res.Detail, "certificate") {
 		t.Fatalf("server requiring a client certificate: %+v", res)
+	}
+}
+
+// TestHTTPCheckRedirectsWithCredentials: a check that carries credentials
+// follows redirects only on its own host and never from https to http.
+func TestHTTPCheckRedirectsWithCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var elsewhere []string // what the other host received
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		elsewhere = append(elsewhere, r.Header.Get("X-Api-Key")+r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	var gotKey string
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/health", http.StatusFound)
+		case "/moved":
+			http.Redirect(w, r, "/health", http.StatusMovedPermanently)
+		case "/health":
+			mu.Lock()
+			gotKey = r.Header.Get("X-Api-Key")
+			mu.Unlock()
+		}
+	}))
+	defer home.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+r.Host+"/health", http.StatusFound)
+	}))
+	defer secure.Close()
+
+	withKey := func() config.HTTPClient {
+		return config.HTTPClient{FollowRedirects: true, HeaderFiles: map[string]config.Secret{"X-Api-Key": "k3y"}}
+	}
+	withBearer := config.HTTPClient{FollowRedirects: true, BearerToken: "t0ken"}
+	withBasic := config.HTTPClient{FollowRedirects: true, BasicAuth: &config.BasicAuth{Username: "u", Password: "p"}}
+	tlsBearer := withBearer
+	tlsBearer.TLS = config.TLS{Enabled: true, CAFile: writeCA(t, secure)}
+	noFollow := withKey()
+	noFollow.FollowRedirects = false
+
+	tests := []struct {
+		name   string
+		url    string
+		client config.HTTPClient
+		status Status
+		reason Reason
+		detail string
+	}{
+		{"header file, another host", home.URL + "/away", withKey(), Down, ReasonUnexpectedResponse, "refused: it would send the credentials to another host"},
+		{"bearer token, another host", home.URL + "/away", withBearer, Down, ReasonUnexpectedResponse, "another host"},
+		{"basic auth, another host", home.URL + "/away", withBasic, Down, ReasonUnexpectedResponse, "another host"},
+		{"https to http", secure.URL + "/", tlsBearer, Down, ReasonUnexpectedResponse, "redirect from https to http refused"},
+		{"same host", home.URL + "/moved", withKey(), Healthy, ReasonNone, "status 200"},
+		{"no credentials, another host", home.URL + "/away", config.HTTPClient{FollowRedirects: true}, Healthy, ReasonNone, "status 200"},
+		{"not following", home.URL + "/away", noFollow, Down, ReasonUnexpectedResponse, "status 302"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			elsewhere, gotKey = nil, ""
+			mu.Unlock()
+			res := runHTTPCheck(t, httpDep(tt.url, &config.HTTP{HTTPClient: tt.client}), 2*time.Second)
+			if res.Status != tt.status || res.Reason != tt.reason || !strings.Contains(res.Detail, tt.detail) {
+				t.Fatalf("got %+v, want %s/%s with %q", res, tt.status, tt.reason, tt.detail)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, h := range elsewhere {
+				if h != "" {
+					t.Errorf("credentials reached the other host: %q", h)
+				}
+			}
+		})
+	}
+	runHTTPCheck(t, httpDep(home.URL+"/moved", &config.HTTP{HTTPClient: withKey()}), 2*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if gotKey != "k3y" {
+		t.Errorf("a redirect on the same host lost the header: %q", gotKey)
 	}
 }
