@@ -17,13 +17,10 @@ import (
 	"github.com/health-exporter/health-exporter/search"
 )
 
-var descSearchBreaker = prometheus.NewDesc("health_search_primary_breaker_state",
-	"State of a search dependency's own breaker around its primary: 1 for the current state (closed, half_open, open), 0 for the others.",
-	[]string{"dependency", "state"}, nil)
-
 // The search check reports search_requests_total, search_errors_total,
 // search_fallbacks_total and search_duration_seconds with the dependency as
-// the searcher, and its primary's breaker state.
+// the searcher. Its primary's breaker, <dependency>_primary, is exported by
+// the runner with the dependencies' own breakers.
 func init() {
 	ch := make(chan *prometheus.Desc, 8)
 	search.NewCollector("").Describe(ch)
@@ -31,7 +28,6 @@ func init() {
 	for d := range ch {
 		extraDescs = append(extraDescs, d)
 	}
-	extraDescs = append(extraDescs, descSearchBreaker)
 }
 
 // searchCheck runs a canary query through a search.Resilient: the HTTP
@@ -165,13 +161,16 @@ func (c *searchCheck) Check(ctx context.Context) Result {
 	return evaluateSearch(a, err, c.cfg.MinResults)
 }
 
-// report exports the Resilient's counters and its primary's breaker state.
-func (c *searchCheck) report(ch chan<- prometheus.Metric, dependency string) {
+// report exports the Resilient's counters; the collector's searcher label
+// is the dependency already.
+func (c *searchCheck) report(ch chan<- prometheus.Metric, _ string) {
 	c.metrics.Collect(ch)
-	state := c.resilient.Breaker().State()
-	for _, s := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open} {
-		ch <- prometheus.MustNewConstMetric(descSearchBreaker, prometheus.GaugeValue, boolFloat(s == state), dependency, s.String())
-	}
+}
+
+// breakers returns the breaker around the primary, named
+// <dependency>_primary, for the runner to export as circuit_breaker_*.
+func (c *searchCheck) breakers() []*breaker.Breaker {
+	return []*breaker.Breaker{c.resilient.Breaker()}
 }
 
 // evaluateSearch judges the canary's outcome; it does no I/O.

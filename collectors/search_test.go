@@ -225,13 +225,19 @@ func TestSearchCheckFallback(t *testing.T) {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(searchReporter{c, "workflow_search"})
+	reg.MustRegister(searchReporter{c, "workflow_search"}, breaker.NewCollector("", c.breakers()...))
 	want := `
-# HELP health_search_primary_breaker_state State of a search dependency's own breaker around its primary: 1 for the current state (closed, half_open, open), 0 for the others.
-# TYPE health_search_primary_breaker_state gauge
-health_search_primary_breaker_state{dependency="workflow_search",state="closed"} 0
-health_search_primary_breaker_state{dependency="workflow_search",state="half_open"} 0
-health_search_primary_breaker_state{dependency="workflow_search",state="open"} 1
+# HELP circuit_breaker_calls_total Calls through the circuit breaker by result: success, failure, rejected (refused while open or half-open) or excluded (counted neither way, such as a cancelled call).
+# TYPE circuit_breaker_calls_total counter
+circuit_breaker_calls_total{breaker="workflow_search_primary",result="excluded"} 0
+circuit_breaker_calls_total{breaker="workflow_search_primary",result="failure"} 3
+circuit_breaker_calls_total{breaker="workflow_search_primary",result="rejected"} 1
+circuit_breaker_calls_total{breaker="workflow_search_primary",result="success"} 0
+# HELP circuit_breaker_state Circuit breaker state: 1 for the current state (closed, half_open, open), 0 for the others.
+# TYPE circuit_breaker_state gauge
+circuit_breaker_state{breaker="workflow_search_primary",state="closed"} 0
+circuit_breaker_state{breaker="workflow_search_primary",state="half_open"} 0
+circuit_breaker_state{breaker="workflow_search_primary",state="open"} 1
 # HELP search_fallbacks_total Searches handed to the fallback, by why the primary did not serve: breaker_open, timeout or error.
 # TYPE search_fallbacks_total counter
 search_fallbacks_total{reason="breaker_open",searcher="workflow_search"} 1
@@ -243,7 +249,7 @@ search_requests_total{backend="fallback",searcher="workflow_search"} 4
 search_requests_total{backend="primary",searcher="workflow_search"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"health_search_primary_breaker_state", "search_fallbacks_total", "search_requests_total"); err != nil {
+		"circuit_breaker_calls_total", "circuit_breaker_state", "search_fallbacks_total", "search_requests_total"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -308,12 +314,11 @@ func TestSearchCheckExported(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewExporter(r), r.Breakers())
 	for name, want := range map[string]int{
-		"health_dependency_status":            3,
-		"search_requests_total":               2,
-		"search_fallbacks_total":              3,
-		"search_duration_seconds":             2,
-		"health_search_primary_breaker_state": 3,
-		"circuit_breaker_state":               3,
+		"health_dependency_status": 3,
+		"search_requests_total":    2,
+		"search_fallbacks_total":   3,
+		"search_duration_seconds":  2,
+		"circuit_breaker_state":    6, // the dependency's and its primary's
 	} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series, %v; want %d", name, n, err, want)
@@ -328,4 +333,84 @@ search_fallbacks_total{reason="timeout",searcher="workflow_search"} 0
 `), "search_fallbacks_total"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// breakerStates returns the circuit_breaker_state series of c, one
+// "breaker state value" line each.
+func breakerStates(t *testing.T, c prometheus.Collector) []string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, mf := range mfs {
+		if mf.GetName() != "circuit_breaker_state" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %g", labels["breaker"], labels["state"], m.GetGauge().GetValue()))
+		}
+	}
+	return lines
+}
+
+// The primary's breaker is one of the runner's: exported while the search
+// dependency is configured, kept through a reload that keeps the checker,
+// and gone once the dependency is.
+func TestSearchPrimaryBreakerThroughRunner(t *testing.T) {
+	e := newSearchEngine(t)
+	dsn, pw := searchDatabase(t)
+	dc := searchDep(t, e.URL, dsn, pw, "")
+	dc.MinInterval = 0
+	r := NewRunner(RunnerOptions{})
+	t.Cleanup(r.Close)
+	apply := func(deps ...config.Dependency) {
+		t.Helper()
+		if err := r.Apply(&config.Config{Dependencies: deps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, want ...string) {
+		t.Helper()
+		if got := breakerStates(t, r.Breakers()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%s: circuit_breaker_state\n%s\nwant\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+
+	apply(dc)
+	check("applied",
+		"workflow_search closed 1", "workflow_search half_open 0", "workflow_search open 0",
+		"workflow_search_primary closed 1", "workflow_search_primary half_open 0", "workflow_search_primary open 0")
+
+	// Three primary failures served by the fallback open the primary's
+	// breaker; the dependency, degraded, keeps its own closed.
+	e.mode.Store("500")
+	for range 3 {
+		if s := r.Refresh(t.Context(), 0); len(s) != 1 || s[0].Result.Status != Degraded {
+			t.Fatalf("got %+v", s)
+		}
+	}
+	opened := []string{
+		"workflow_search closed 1", "workflow_search half_open 0", "workflow_search open 0",
+		"workflow_search_primary closed 0", "workflow_search_primary half_open 0", "workflow_search_primary open 1"}
+	check("opened", opened...)
+	apply(dc)
+	check("reloaded unchanged", opened...)
+
+	renamed := dc
+	renamed.Name = "catalog_search"
+	apply(renamed)
+	check("renamed",
+		"catalog_search closed 1", "catalog_search half_open 0", "catalog_search open 0",
+		"catalog_search_primary closed 1", "catalog_search_primary half_open 0", "catalog_search_primary open 0")
+
+	apply()
+	check("removed")
 }
