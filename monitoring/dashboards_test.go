@@ -611,6 +611,9 @@ func TestDashboardLintCatches(t *testing.T) {
 		{"legend after aggregation", `max by (job) (health_dependency_up{` + m + `})`, "{{dependency}}", false, "legend"},
 		{"unscoped", `health_dependency_up{` + m + `}`, "", true, `dependency="$dependency"`},
 		{"unscoped breaker", `circuit_breaker_state{` + m + `}`, "", true, `breaker="$dependency"`},
+		{"primary breaker", `circuit_breaker_state{` + m + `, breaker="${dependency}_primary"}`, "", true, ""},
+		{"suffix in the variable", `circuit_breaker_state{` + m + `, breaker="$dependency_primary"}`, "", true, `breaker="$dependency"`},
+		{"primary of another label", `health_dependency_up{` + m + `, dependency="${dependency}_primary"}`, "", true, `dependency="$dependency"`},
 		{"unscoped searcher", `rate(search_requests_total{` + m + `}[$__rate_interval])`, "", true, `searcher="$dependency"`},
 		{"no metric name", `{` + m + `}`, "", false, "names no metric"},
 	}
@@ -628,6 +631,16 @@ func TestDashboardLintCatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// primaryBreakerSuffix ends the name of a search dependency's breaker
+// around its primary.
+const primaryBreakerSuffix = "_primary"
+
+// scopedToPrimary says whether a selector picks the breaker around the
+// $dependency's search primary: breaker="${dependency}_primary".
+func scopedToPrimary(vs *parser.VectorSelector, label string) bool {
+	return label == "breaker" && hasMatcher(vs, label, labels.MatchEqual, "${dependency}"+primaryBreakerSuffix)
 }
 
 var (
@@ -723,7 +736,7 @@ func lintSelector(cat metricCatalog, vs *parser.VectorSelector, path []parser.No
 		}
 		if scoped {
 			for _, l := range scopeLabels {
-				if ls[l] && !hasMatcher(vs, l, labels.MatchEqual, "$dependency") {
+				if ls[l] && !hasMatcher(vs, l, labels.MatchEqual, "$dependency") && !scopedToPrimary(vs, l) {
 					report("selector %s lacks %s=\"$dependency\"", vs, l)
 				}
 			}
@@ -1007,14 +1020,13 @@ func buildCatalog() (metricCatalog, error) {
 func TestDashboardCatalogFromCode(t *testing.T) {
 	cat := dashboardCatalog(t)
 	for name, want := range map[string][]string{
-		"health_dependency_reason":            {"dependency", "kind", "reason"},  // the exporter
-		"health_cache_hits_total":             {"dependency", "cache", "tenant"}, // its redis check
-		"health_search_primary_breaker_state": {"dependency", "state"},           // its search check
-		"circuit_breaker_transitions_total":   {"breaker", "to"},
-		"cache_hits_total":                    {"cache", "tenant", "tier"},
-		"search_fallbacks_total":              {"searcher", "reason"},
-		"health_exporter_build_info":          {"version", "revision", "goversion"}, // cmd/health-exporter
-		"go_goroutines":                       {},
+		"health_dependency_reason":          {"dependency", "kind", "reason"},  // the exporter
+		"health_cache_hits_total":           {"dependency", "cache", "tenant"}, // its redis check
+		"circuit_breaker_transitions_total": {"breaker", "to"},
+		"cache_hits_total":                  {"cache", "tenant", "tier"},
+		"search_fallbacks_total":            {"searcher", "reason"},
+		"health_exporter_build_info":        {"version", "revision", "goversion"}, // cmd/health-exporter
+		"go_goroutines":                     {},
 	} {
 		got, known := cat.labels(name)
 		if !known {
@@ -1219,19 +1231,21 @@ func ruleNames(glob string) (records, alerts []string, err error) {
 type stateKind struct {
 	key    string   // label naming the entity
 	states []string // least to most severe
+	// suffixes are the endings of entity names that panels select apart
+	// from the others, "" for plain names.
+	suffixes []string
 }
 
 var (
-	dependencyStates = stateKind{key: "dependency", states: []string{
+	dependencyStates = stateKind{key: "dependency", suffixes: []string{""}, states: []string{
 		collectors.Healthy.String(), collectors.Degraded.String(), collectors.Down.String()}}
-	breakerStates = stateKind{key: "breaker", states: []string{
+	// A search dependency's breaker around its primary is <dependency>_primary.
+	breakerStates = stateKind{key: "breaker", suffixes: []string{"", primaryBreakerSuffix}, states: []string{
 		breaker.Closed.String(), breaker.HalfOpen.String(), breaker.Open.String()}}
-	searchBreakerStates = stateKind{key: "dependency", states: breakerStates.states}
 
 	stateMetrics = map[string]stateKind{
-		"health_dependency_status":            dependencyStates,
-		"circuit_breaker_state":               breakerStates,
-		"health_search_primary_breaker_state": searchBreakerStates,
+		"health_dependency_status": dependencyStates,
+		"circuit_breaker_state":    breakerStates,
 	}
 	// The colour each state shows in, by rank: a traffic light.
 	stateColors = [][]string{{"green"}, {"orange", "yellow"}, {"red"}}
@@ -1347,7 +1361,10 @@ func TestDashboardStateMappings(t *testing.T) {
 // TestDashboardStatesEvaluate runs each state panel's queries through
 // promtool over series shaped as the exporter exposes them, one entity in
 // each state and one seen healthy by one exporter and in the worst state by
-// another, and requires each entity's value to map to its (worst) state.
+// another, each under every name suffix the panels tell apart (a breaker
+// and a search primary's <dependency>_primary). It requires each entity a
+// query selects to map to its (worst) state, a query scoped to the
+// $dependency variable to select one entity, and any other to select some.
 func TestDashboardStatesEvaluate(t *testing.T) {
 	cat := dashboardCatalog(t)
 	panels := statePanels(t)
@@ -1355,30 +1372,48 @@ func TestDashboardStatesEvaluate(t *testing.T) {
 	var cases []promqlCase
 	for _, metric := range slices.Sorted(maps.Keys(stateMetrics)) {
 		kind := stateMetrics[metric]
-		worst := map[string]string{} // entity → expected state
-		for rank, state := range kind.states {
-			entity := "in_" + state
-			inputs = append(inputs, stateSeries(t, cat, metric, kind, entity, "exporter-a:9808", rank)...)
-			worst[entity] = state
-		}
 		last := len(kind.states) - 1
-		inputs = append(inputs, stateSeries(t, cat, metric, kind, "split", "exporter-a:9808", 0)...)
-		inputs = append(inputs, stateSeries(t, cat, metric, kind, "split", "exporter-b:9808", last)...)
-		worst["split"] = kind.states[last]
+		worst := map[string]string{} // entity → expected state
+		var bases []string
+		for _, base := range append(slices.Clone(kind.states), "split") {
+			if base != "split" {
+				base = "in_" + base
+			}
+			bases = append(bases, base)
+			for _, suffix := range kind.suffixes {
+				entity := base + suffix
+				if base == "split" {
+					inputs = append(inputs, stateSeries(t, cat, metric, kind, entity, "exporter-a:9808", 0)...)
+					inputs = append(inputs, stateSeries(t, cat, metric, kind, entity, "exporter-b:9808", last)...)
+					worst[entity] = kind.states[last]
+					continue
+				}
+				state := strings.TrimPrefix(base, "in_")
+				inputs = append(inputs, stateSeries(t, cat, metric, kind, entity, "exporter-a:9808", slices.Index(kind.states, state))...)
+				worst[entity] = state
+			}
+		}
+		entities := slices.Sorted(maps.Keys(worst))
 
 		for _, p := range panels {
 			for _, q := range p.queries {
 				if q.metric != metric {
 					continue
 				}
-				entities := slices.Sorted(maps.Keys(worst))
-				perEntity := strings.Contains(q.expr, "$dependency")
-				for _, group := range entityGroups(entities, perEntity) {
-					c := promqlCase{
-						where: p.where(p.dashboard),
-						expr:  fmt.Sprintf("max by (%s) (%s)", kind.key, expandVariables(t, q.expr, group[0])),
+				perEntity := usesVariable(q.expr, "dependency")
+				scopes := []string{"main"} // the value $dependency would have; unused
+				if perEntity {
+					scopes = bases
+				}
+				for _, scope := range scopes {
+					expr := expandVariables(t, q.expr, scope)
+					selected := selectedEntities(t, expr, metric, kind.key, entities)
+					if perEntity && len(selected) != 1 || len(selected) == 0 {
+						t.Errorf("%s: %s selects %v of %v", p.where(p.dashboard), expr, selected, entities)
+						continue
 					}
-					for _, e := range group {
+					c := promqlCase{where: p.where(p.dashboard), expr: fmt.Sprintf("max by (%s) (%s)", kind.key, expr)}
+					for _, e := range selected {
 						c.want = append(c.want, promqlSample{labels: fmt.Sprintf("{%s=%q}", kind.key, e), value: p.values[worst[e]]})
 					}
 					cases = append(cases, c)
@@ -1392,17 +1427,34 @@ func TestDashboardStatesEvaluate(t *testing.T) {
 	runPromqlCases(t, inputs, cases)
 }
 
-// entityGroups splits the entities into one query each when the query is
-// scoped to one dependency, else keeps them in one.
-func entityGroups(entities []string, perEntity bool) [][]string {
-	if !perEntity {
-		return [][]string{entities}
+// usesVariable says whether a query refers to the Grafana variable name,
+// as $name or ${name}.
+func usesVariable(expr, name string) bool {
+	return slices.ContainsFunc(grafanaVariableRef.FindAllStringSubmatch(expr, -1), func(m []string) bool { return m[1] == name })
+}
+
+// selectedEntities returns the entities, by the value of their key label,
+// that every selector of metric in expr lets through.
+func selectedEntities(t *testing.T, expr, metric, key string, entities []string) []string {
+	t.Helper()
+	parsed, err := dashPromQL.ParseExpr(expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
 	}
-	var out [][]string
-	for _, e := range entities {
-		out = append(out, []string{e})
-	}
-	return out
+	var matchers []*labels.Matcher
+	parser.Inspect(parsed, func(node parser.Node, _ []parser.Node) error {
+		if vs, ok := node.(*parser.VectorSelector); ok && vs.Name == metric {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == key {
+					matchers = append(matchers, m)
+				}
+			}
+		}
+		return nil
+	})
+	return slices.DeleteFunc(slices.Clone(entities), func(e string) bool {
+		return slices.ContainsFunc(matchers, func(m *labels.Matcher) bool { return !m.Matches(e) })
+	})
 }
 
 // stateSeries returns the one-per-state series of an entity in the state of
