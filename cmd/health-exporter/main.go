@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"github.com/redis/go-redis/v9"
 
 	health "github.com/health-exporter/health-exporter/collectors"
 	"github.com/health-exporter/health-exporter/config"
@@ -59,6 +61,7 @@ func run(args []string) int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
 
 	if *configCheck {
 		cfg, err := loadConfig(*configFile)
@@ -220,4 +223,29 @@ func (r *reloader) reload() error {
 	r.lastSuccess.SetToCurrentTime()
 	r.logger.Info("configuration loaded", "source", describeSource(r.path), "dependencies", len(cfg.Dependencies))
 	return nil
+}
+
+// redisLogger routes go-redis' own messages (a failed dial, a Sentinel
+// switch) to the exporter's logger at debug level, so they follow
+// --log.level and --log.format instead of going to stderr on their own.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if !l.logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	l.logger.DebugContext(ctx, redactCredentials(fmt.Sprintf(format, v...)))
+}
+
+var (
+	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+	passwordKV  = regexp.MustCompile(`(?i)(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)`)
+)
+
+// redactCredentials removes a URL's user and password, and password=
+// values, from a library's message. The configuration refuses passwords in
+// addresses, so this only guards against a library quoting one it built.
+func redactCredentials(msg string) string {
+	msg = urlUserinfo.ReplaceAllString(msg, "${1}REDACTED@")
+	return passwordKV.ReplaceAllString(msg, "${1}REDACTED")
 }
