@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,18 +31,30 @@ var extraDescs = []*prometheus.Desc{descRedisHits, descRedisMisses, descCacheReq
 
 // redisCheck pings Redis, then reads INFO to judge degradation and to export
 // the keyspace hit and miss counters, and the fleet cache stats of the
-// configured cache prefixes.
+// configured cache prefixes. On a Cluster it asks every master, since INFO
+// through a cluster client reaches an arbitrary node.
+//
+// Each check makes its own client and closes it when done, as the postgres
+// check opens its own connection. A long-lived go-redis pool remembers dial
+// errors: after PoolSize failed dials every call returns the last error,
+// until a goroutine of the pool's own (dialing once a second, without the
+// check's deadline) gets through. That would keep a recovered dependency
+// down past its recovery and leave a goroutine dialing a dead server. A
+// client per check sees a recovery on the very next check, and owns nothing
+// once the check returns; it costs a connection per check, which also tests
+// authentication and maxclients for real.
 type redisCheck struct {
-	cfg    *config.Redis
-	client redis.UniversalClient
+	cfg  *config.Redis
+	opts *redis.UniversalOptions
 
-	mu        sync.Mutex
-	stats     redisStats
+	mu        sync.Mutex // guards the fields below
+	stats     redisStats // summed over the nodes of the last INFO
 	haveStats bool
-	caches    []cacheStats // from the last successful read
+	rejected  map[string]uint64 // rejected_connections by node, from the last INFO
+	caches    []cacheStats      // from the last successful read
 }
 
-// redisStats are the INFO fields the check keeps between runs.
+// redisStats are the INFO counters the check keeps between runs.
 type redisStats struct {
 	hits, misses, rejected uint64
 }
@@ -50,13 +64,15 @@ func newRedisCheck(dc config.Dependency) (*redisCheck, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &redisCheck{cfg: dc.Redis, client: redis.NewUniversalClient(opts)}, nil
+	return &redisCheck{cfg: dc.Redis, opts: opts}, nil
 }
 
 // redisOptions builds go-redis options from the configuration: a URL for a
 // single node, or addresses for Sentinel (with a master name) and Cluster.
-// Pools stay tiny, go-redis retries nothing (the runner's policy does), and
-// the check's context deadline bounds every call.
+// Pools stay tiny, go-redis retries nothing (the runner's policy does), a
+// dial is tried once per attempt (go-redis' default is 5 dials, 100ms apart,
+// and DialerRetries <= 0 means that default), and the check's context
+// deadline bounds every call.
 func redisOptions(cfg *config.Redis) (*redis.UniversalOptions, error) {
 	opts := &redis.UniversalOptions{
 		Addrs:                 cfg.Addrs,
@@ -66,6 +82,7 @@ func redisOptions(cfg *config.Redis) (*redis.UniversalOptions, error) {
 		DB:                    cfg.DB,
 		PoolSize:              2,
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
 		DisableIdentity:       true,
 	}
@@ -84,7 +101,7 @@ func redisOptions(cfg *config.Redis) (*redis.UniversalOptions, error) {
 	if cfg.TLS.Enabled {
 		tc, err := cfg.TLS.Build()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("redis tls: %w", err)
 		}
 		opts.TLSConfig = tc
 	} else if opts.TLSConfig != nil {
@@ -93,35 +110,104 @@ func redisOptions(cfg *config.Redis) (*redis.UniversalOptions, error) {
 	return opts, nil
 }
 
-// Close closes the client's connections.
-func (c *redisCheck) Close() error { return c.client.Close() }
+// Close releases nothing: every check closes the client it made. It stays
+// so that callers may treat all checkers that ever held connections alike.
+func (c *redisCheck) Close() error { return nil }
 
 func (c *redisCheck) Check(ctx context.Context) Result {
-	if err := c.client.Ping(ctx).Err(); err != nil {
-		return errorResult("ping", redisError(err))
-	}
-	text, err := c.client.Info(ctx).Result()
+	client := redis.NewUniversalClient(c.opts)
+	defer client.Close()
+	nodes, err := readRedisInfo(ctx, client)
 	if err != nil {
-		return errorResult("info", redisError(err))
+		return Failure(Classify(err), describe(err))
 	}
-	info := parseRedisInfo(text)
 	var caches []cacheStats
 	var cachesErr error
 	if len(c.cfg.CachePrefixes) > 0 {
-		caches, cachesErr = readCacheStats(ctx, c.client, c.cfg.CachePrefixes)
+		caches, cachesErr = readCacheStats(ctx, client, c.cfg.CachePrefixes)
 	}
+	rejectedSince := c.record(nodes, caches, cachesErr)
+	return evaluateRedisNodes(nodes, c.cfg, rejectedSince)
+}
+
+// redisNode is what one server answered to INFO. addr is empty for the one
+// server of a single-node or Sentinel client.
+type redisNode struct {
+	addr string
+	info redisInfo
+}
+
+// readRedisInfo pings the server and reads its INFO; on a Cluster, every
+// master's, in address order.
+func readRedisInfo(ctx context.Context, client redis.UniversalClient) ([]redisNode, error) {
+	cluster, ok := client.(*redis.ClusterClient)
+	if !ok {
+		info, err := pingInfo(ctx, client)
+		if err != nil {
+			return nil, err
+		}
+		return []redisNode{{info: info}}, nil
+	}
+	var (
+		mu    sync.Mutex
+		nodes []redisNode
+	)
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		addr := node.Options().Addr
+		info, err := pingInfo(ctx, node)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", addr, err)
+		}
+		mu.Lock()
+		nodes = append(nodes, redisNode{addr: addr, info: info})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if len(nodes) == 0 {
+		return nil, WithReason(ReasonUnexpectedResponse, errors.New("cluster: no master serves a slot"))
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].addr < nodes[j].addr })
+	return nodes, nil
+}
+
+func pingInfo(ctx context.Context, c redis.Cmdable) (redisInfo, error) {
+	if err := c.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("ping: %w", redisError(err))
+	}
+	text, err := c.Info(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("info: %w", redisError(err))
+	}
+	return parseRedisInfo(text), nil
+}
+
+// record keeps the counters of a check's nodes for report, summed over the
+// nodes, and returns how many connections each node rejected since the
+// previous check. A node seen for the first time has no count yet.
+func (c *redisCheck) record(nodes []redisNode, caches []cacheStats, cachesErr error) map[string]uint64 {
+	var sum redisStats
+	rejected := make(map[string]uint64, len(nodes))
+	since := map[string]uint64{}
 	c.mu.Lock()
-	prev, had := c.stats, c.haveStats
-	c.stats, c.haveStats = info.stats(), true
+	defer c.mu.Unlock()
+	for _, n := range nodes {
+		s := n.info.stats()
+		sum.hits += s.hits
+		sum.misses += s.misses
+		sum.rejected += s.rejected
+		rejected[n.addr] = s.rejected
+		if prev, ok := c.rejected[n.addr]; ok && s.rejected > prev {
+			since[n.addr] = s.rejected - prev
+		}
+	}
+	c.stats, c.haveStats, c.rejected = sum, true, rejected
 	if cachesErr == nil {
 		c.caches = caches
 	}
-	c.mu.Unlock()
-	var rejectedSince uint64
-	if had && info.stats().rejected > prev.rejected {
-		rejectedSince = info.stats().rejected - prev.rejected
-	}
-	return evaluateRedis(info, c.cfg, rejectedSince)
+	return since
 }
 
 // report exports the server's keyspace counters from the last INFO and the
@@ -213,5 +299,30 @@ func evaluateRedis(info redisInfo, cfg *config.Redis, rejectedSince uint64) Resu
 	if v := info["redis_version"]; v != "" {
 		detail = fmt.Sprintf("redis %s, role %s", v, role)
 	}
-	return Result{Detail: detail}
+	return Result{Detail: tidyDetail(detail)}
+}
+
+// evaluateRedisNodes judges each node and reports the worst, naming the
+// node when they are a Cluster's; it does no I/O. rejectedSince is by node
+// address.
+func evaluateRedisNodes(nodes []redisNode, cfg *config.Redis, rejectedSince map[string]uint64) Result {
+	if len(nodes) == 1 && nodes[0].addr == "" {
+		return evaluateRedis(nodes[0].info, cfg, rejectedSince[""])
+	}
+	var worst Result
+	var at string
+	for i, n := range nodes {
+		if res := evaluateRedis(n.info, cfg, rejectedSince[n.addr]); i == 0 || res.Status > worst.Status {
+			worst, at = res, n.addr
+		}
+	}
+	if worst.Status != Healthy {
+		worst.Detail = tidyDetail("node " + at + ": " + worst.Detail)
+		return worst
+	}
+	masters := "masters"
+	if len(nodes) == 1 {
+		masters = "master"
+	}
+	return Result{Detail: tidyDetail(fmt.Sprintf("cluster of %d %s, redis %s", len(nodes), masters, nodes[0].info["redis_version"]))}
 }
