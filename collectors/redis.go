@@ -227,6 +227,9 @@ func (c *redisCheck) report(ch chan<- prometheus.Metric, dependency string) {
 // redisError marks the errors Redis gives for bad credentials and a full
 // server, which the network layer cannot tell apart from others.
 func redisError(err error) error {
+	if err == nil {
+		return nil
+	}
 	msg := err.Error()
 	switch {
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.HasPrefix(msg, "NOPERM"),
