@@ -54,12 +54,27 @@ func refresh(r *http.Request, runner *Runner, offset time.Duration) []Snapshot {
 
 // MetricsHandler serves g after bringing runner's results up to date. A
 // failing dependency is a metric value: the response is 200 all the same.
+// It answers GET and HEAD; other methods get 405.
 func MetricsHandler(runner *Runner, g prometheus.Gatherer, offset time.Duration, opts promhttp.HandlerOpts) http.Handler {
 	h := promhttp.HandlerFor(g, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOrHead(w, r) {
+			return
+		}
 		refresh(r, runner, offset)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// getOrHead answers a request that is neither GET nor HEAD with 405 and an
+// Allow header, before any check runs; it reports whether r may be served.
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed: use GET or HEAD", http.StatusMethodNotAllowed)
+	return false
 }
 
 // HealthReport is the JSON health summary, in the shape of the
@@ -129,9 +144,13 @@ func healthStatus(s Status) string {
 }
 
 // HealthHandler serves the JSON health summary from the same coalesced run
-// as /metrics: 200 for pass and warn, 503 for fail.
+// as /metrics: 200 for pass and warn, 503 for fail. It answers GET and HEAD;
+// other methods get 405.
 func HealthHandler(runner *Runner, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !getOrHead(w, r) {
+			return
+		}
 		rep := NewHealthReport(refresh(r, runner, offset))
 		w.Header().Set("Content-Type", "application/health+json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -44,12 +44,16 @@ code{background:#f4f4f4;padding:0 .2em}
 </body></html>
 `))
 
-// LandingHandler serves the landing page: every dependency with its state,
-// reason, last check and links to the other endpoints.
+// LandingHandler serves the landing page at "/" (404 elsewhere): every
+// dependency with its state, reason, last check and links to the other
+// endpoints. It answers GET and HEAD; other methods get 405.
 func LandingHandler(runner *Runner, info LandingInfo) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
+			return
+		}
+		if !getOrHead(w, r) {
 			return
 		}
 		snaps := refresh(r, runner, 0)
