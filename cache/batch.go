@@ -29,13 +29,12 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 			var buf [128]byte
 			if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
 				if _, nf := v.(notFound); nf {
-					t.stats.requests.Add(1)
+					t.stats.lookup(miss)
 					continue
 				}
 				if tv, ok := v.(T); ok {
 					out[key] = tv
-					t.stats.requests.Add(1)
-					t.stats.hitsLocal.Add(1)
+					t.stats.lookup(localHit)
 					continue
 				}
 			}
@@ -67,7 +66,7 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 		data, err := cmd.Bytes()
 		switch {
 		case err == redis.Nil:
-			t.stats.requests.Add(1)
+			t.stats.lookup(miss)
 			continue
 		case err != nil:
 			c.m.errors[opGet].Add(1)
@@ -79,7 +78,7 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 			}
 			continue
 		case isTombstone(data):
-			t.stats.requests.Add(1)
+			t.stats.lookup(miss)
 			continue
 		}
 		var v T
@@ -91,8 +90,7 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 			continue
 		}
 		out[rest[i]] = v
-		t.stats.requests.Add(1)
-		t.stats.hitsRedis.Add(1)
+		t.stats.lookup(redisHit)
 		c.localSet(t.Key(rest[i]), v, c.ttl)
 	}
 	p.Done(failure)

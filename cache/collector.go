@@ -87,10 +87,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	for _, cache := range caches {
 		for _, ts := range cache.labels.all() {
-			// Hits first: a hit is counted after its request, so requests
-			// read later are never fewer than the hits.
-			local, redis := ts.hitsLocal.Load(), ts.hitsRedis.Load()
-			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(ts.requests.Load()), cache.name, ts.label)
+			requests, local, redis := ts.counts()
+			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(requests), cache.name, ts.label)
 			ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(local), cache.name, ts.label, "local")
 			ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(redis), cache.name, ts.label, "redis")
 		}

@@ -57,7 +57,7 @@ func poll(t *testing.T, what string, cond func() bool) {
 
 // counts reads a tenant view's counters.
 func counts(t *Tenant) (requests, hitsLocal, hitsRedis uint64) {
-	return t.stats.requests.Load(), t.stats.hitsLocal.Load(), t.stats.hitsRedis.Load()
+	return t.stats.counts()
 }
 
 // fakeClock is a clock for breakers that tests move by hand.

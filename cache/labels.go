@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // OtherTenant is the tenant label of the tenants that did not get their own:
@@ -15,18 +16,70 @@ const OtherTenant = "other"
 const NoTenant = "none"
 
 // tenantStats are one tenant label's counters. Views resolve theirs once, so
-// counting a request is an atomic add and allocates nothing.
+// counting a lookup is one atomic add or two on a cache line of the calling
+// goroutine's stripe, and allocates nothing.
 type tenantStats struct {
-	label     string
-	requests  atomic.Uint64
-	hitsLocal atomic.Uint64
-	hitsRedis atomic.Uint64
+	label   string
+	stripes [statStripes]lookupCounts
 
 	// published are the counts already added to the fleet stats hash,
 	// guarded by Cache.flushMu.
 	publishedRequests, publishedHits uint64
+}
 
-	_ [64]byte // keeps the next tenant's counters off this cache line
+// lookupCounts are one stripe of a tenant's counters, a cache line of its own.
+type lookupCounts struct {
+	requests, hitsLocal, hitsRedis atomic.Uint64
+	_                              [cacheLine - 24]byte
+}
+
+// Where a lookup was answered.
+type answer uint8
+
+const (
+	miss answer = iota
+	localHit
+	redisHit
+)
+
+// lookup counts one answered lookup.
+func (ts *tenantStats) lookup(a answer) {
+	st := &ts.stripes[stripeIndex()]
+	st.requests.Add(1)
+	switch a {
+	case localHit:
+		st.hitsLocal.Add(1)
+	case redisHit:
+		st.hitsRedis.Add(1)
+	}
+}
+
+// counts sums the stripes. Hits are read first: a hit is counted after its
+// request, so the requests returned are never fewer than the hits.
+func (ts *tenantStats) counts() (requests, hitsLocal, hitsRedis uint64) {
+	for i := range ts.stripes {
+		hitsLocal += ts.stripes[i].hitsLocal.Load()
+		hitsRedis += ts.stripes[i].hitsRedis.Load()
+	}
+	for i := range ts.stripes {
+		requests += ts.stripes[i].requests.Load()
+	}
+	return requests, hitsLocal, hitsRedis
+}
+
+// Counters written on every call are spread over statStripes stripes, so that
+// goroutines on different processors do not fight over one cache line.
+const (
+	statStripes = 8
+	cacheLine   = 64
+)
+
+// stripeIndex picks the calling goroutine's stripe from the address of its
+// stack: a goroutine keeps to one stripe while different goroutines spread.
+func stripeIndex() int {
+	var marker byte
+	h := uint64(uintptr(unsafe.Pointer(&marker))) >> 11 // stacks are at least 2 KiB
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - 3))    // 3 = log2(statStripes)
 }
 
 // labels maps tenants to their bounded set of labels.
@@ -136,11 +189,16 @@ var bucketBounds = func() []time.Duration {
 	return d
 }()
 
-// histogram is a lock-free, allocation-free duration histogram; the
-// collector turns it into a Prometheus one.
+// histogram is a lock-free, allocation-free duration histogram, striped
+// like the tenant counters; the collector turns it into a Prometheus one.
 type histogram struct {
+	stripes [statStripes]histogramStripe
+}
+
+type histogramStripe struct {
 	counts [16]atomic.Uint64 // per bucket (not cumulative); the last is +Inf
 	sum    atomic.Int64      // nanoseconds
+	_      [3*cacheLine - 17*8]byte
 }
 
 func (h *histogram) observe(d time.Duration) {
@@ -148,21 +206,31 @@ func (h *histogram) observe(d time.Duration) {
 	for i < len(bucketBounds) && d > bucketBounds[i] {
 		i++
 	}
-	h.counts[i].Add(1)
-	h.sum.Add(int64(d))
+	st := &h.stripes[stripeIndex()]
+	st.counts[i].Add(1)
+	st.sum.Add(int64(d))
 }
 
 // snapshot returns the count, the sum in seconds and the cumulative bucket
 // counts keyed by upper bound.
 func (h *histogram) snapshot() (uint64, float64, map[float64]uint64) {
+	var counts [16]uint64
+	var sum int64
+	for s := range h.stripes {
+		st := &h.stripes[s]
+		for i := range counts {
+			counts[i] += st.counts[i].Load()
+		}
+		sum += st.sum.Load()
+	}
 	buckets := make(map[float64]uint64, len(durationBuckets))
 	var n uint64
 	for i, ub := range durationBuckets {
-		n += h.counts[i].Load()
+		n += counts[i]
 		buckets[ub] = n
 	}
-	n += h.counts[len(durationBuckets)].Load()
-	return n, time.Duration(h.sum.Load()).Seconds(), buckets
+	n += counts[len(durationBuckets)]
+	return n, time.Duration(sum).Seconds(), buckets
 }
 
 // metrics are a cache's counters that are not per tenant.

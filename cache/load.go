@@ -136,13 +136,11 @@ func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Du
 		var buf [128]byte
 		if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
 			if _, nf := v.(notFound); nf {
-				t.stats.requests.Add(1)
-				t.stats.hitsLocal.Add(1)
+				t.stats.lookup(localHit)
 				return zero, ErrNotFound
 			}
 			if tv, ok := v.(T); ok {
-				t.stats.requests.Add(1)
-				t.stats.hitsLocal.Add(1)
+				t.stats.lookup(localHit)
 				return tv, nil
 			}
 		}
@@ -161,10 +159,9 @@ func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Du
 	}
 	switch res.out {
 	case answeredHit:
-		t.stats.requests.Add(1)
-		t.stats.hitsRedis.Add(1)
+		t.stats.lookup(redisHit)
 	case answeredMiss:
-		t.stats.requests.Add(1)
+		t.stats.lookup(miss)
 	}
 	return res.v, res.err
 }

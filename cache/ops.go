@@ -130,12 +130,11 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 		var buf [128]byte
 		if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
 			if _, nf := v.(notFound); nf {
-				t.stats.requests.Add(1)
+				t.stats.lookup(miss)
 				return false, nil
 			}
 			if assign(dst, v) {
-				t.stats.requests.Add(1)
-				t.stats.hitsLocal.Add(1)
+				t.stats.lookup(localHit)
 				return true, nil
 			}
 		}
@@ -146,15 +145,14 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 		return false, err
 	}
 	if data == nil || isTombstone(data) {
-		t.stats.requests.Add(1)
+		t.stats.lookup(miss)
 		return false, nil
 	}
 	if err := c.codec.Unmarshal(data, dst); err != nil {
 		c.m.errors[opGet].Add(1)
 		return false, fmt.Errorf("cache %s: decode %s: %w", c.name, k, err)
 	}
-	t.stats.requests.Add(1)
-	t.stats.hitsRedis.Add(1)
+	t.stats.lookup(redisHit)
 	if c.local != nil {
 		if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer {
 			c.local.set(k, rv.Elem().Interface(), c.local.ttl)

@@ -59,8 +59,8 @@ func (c *Cache) FlushStats(ctx context.Context) error {
 	var deltas []delta
 	pipe := c.client.Pipeline()
 	for _, ts := range c.labels.all() {
-		hits := ts.hitsLocal.Load() + ts.hitsRedis.Load() // before requests, as in Collect
-		d := delta{ts: ts, requests: ts.requests.Load() - ts.publishedRequests, hits: hits - ts.publishedHits}
+		requests, local, redis := ts.counts()
+		d := delta{ts: ts, requests: requests - ts.publishedRequests, hits: local + redis - ts.publishedHits}
 		if d.requests == 0 && d.hits == 0 {
 			continue
 		}
