@@ -35,7 +35,7 @@ func newHTTPCheck(dc config.Dependency) (*httpCheck, error) {
 	if cfg.TLS.Enabled || strings.HasPrefix(cfg.URL, "https:") {
 		tc, err := cfg.TLS.Build()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("building the TLS configuration: %w", err)
 		}
 		tr.TLSClientConfig = tc
 	}

@@ -101,7 +101,7 @@ func redisOptions(cfg *config.Redis) (*redis.UniversalOptions, error) {
 	if cfg.TLS.Enabled {
 		tc, err := cfg.TLS.Build()
 		if err != nil {
-			return nil, fmt.Errorf("redis tls: %w", err)
+			return nil, fmt.Errorf("building the TLS configuration: %w", err)
 		}
 		opts.TLSConfig = tc
 	} else if opts.TLSConfig != nil {

@@ -20,7 +20,7 @@ func newTCPCheck(dc config.Dependency) (*tcpCheck, error) {
 	if dc.TCP.TLS.Enabled {
 		tc, err := dc.TCP.TLS.Build()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("building the TLS configuration: %w", err)
 		}
 		if tc.ServerName == "" {
 			host, _, _ := net.SplitHostPort(c.address)

@@ -2,9 +2,12 @@ package collectors
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +85,24 @@ func TestTCPCheckHungHandshakeTimesOut(t *testing.T) {
 	res := runTCPCheck(t, config.TCP{Address: ln.Addr().String(), TLS: config.TLS{Enabled: true}}, 50*time.Millisecond)
 	if res.Status != Down || res.Reason != ReasonTimeout {
 		t.Fatalf("silent server: %+v", res)
+	}
+}
+
+// TestTLSBuildErrorsSayWhatFailed: a CA file that disappeared after the
+// configuration was validated is reported as what was being built.
+func TestTLSBuildErrorsSayWhatFailed(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone.pem")
+	bad := config.TLS{Enabled: true, CAFile: missing}
+	h := httpDep("https://127.0.0.1:1/", &config.HTTP{HTTPClient: config.HTTPClient{TLS: bad}})
+	tc := dep("broker")
+	tc.TCP = &config.TCP{Address: "127.0.0.1:1", TLS: bad}
+	r := redisDep("127.0.0.1:1")
+	r.Redis.URL, r.Redis.Addrs, r.Redis.TLS = "", []string{"127.0.0.1:1"}, bad
+
+	for _, d := range []config.Dependency{h, tc, r} {
+		_, err := NewChecker(d, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), "building the TLS configuration: ") || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s check with a missing CA file: %v", d.Kind, err)
+		}
 	}
 }
