@@ -9,12 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -60,11 +62,22 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if err := checkFlags(*metricsPath, *timeoutOffset); err != nil {
+		fmt.Fprintln(os.Stderr, "health-exporter:", err)
+		return 2
+	}
+	// Before the first load: a SIGHUP during start-up must not kill us.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger := promslog.New(logConfig)
 	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
 
 	if *configCheck {
 		cfg, err := loadConfig(*configFile)
+		if err == nil {
+			err = buildCheckers(cfg, *configFile, logger)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -86,8 +99,7 @@ func run(args []string) int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	if err := rl.reload(); err != nil {
-		logger.Error("cannot load the configuration", "err", err)
-		return 1
+		return 1 // reload logged why
 	}
 
 	mux := http.NewServeMux()
@@ -116,9 +128,6 @@ func run(args []string) int {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -129,9 +138,7 @@ func run(args []string) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := rl.reload(); err != nil {
-					logger.Error("reload on SIGHUP failed; the previous configuration stays in use", "err", err)
-				}
+				_ = rl.reload() // reload logs a failure
 			}
 		}
 	}()
@@ -158,6 +165,35 @@ func run(args []string) int {
 	stop()
 	wg.Wait()
 	return code
+}
+
+// checkFlags refuses flag values the server could not honour.
+func checkFlags(metricsPath string, timeoutOffset time.Duration) error {
+	switch {
+	case !strings.HasPrefix(metricsPath, "/"):
+		return fmt.Errorf("--web.telemetry-path %q must start with /", metricsPath)
+	case metricsPath == "/", metricsPath == "/health", strings.HasPrefix(metricsPath, "/-/"):
+		return fmt.Errorf("--web.telemetry-path %q is taken by another endpoint (/, /health, /-/...)", metricsPath)
+	case timeoutOffset < 0:
+		return fmt.Errorf("--web.timeout-offset %s must not be negative", timeoutOffset)
+	}
+	return nil
+}
+
+// buildCheckers builds the checker of every dependency and closes it, so
+// that errors only construction finds (a DSN pgx cannot use, an unreadable
+// certificate) show before the configuration is deployed.
+func buildCheckers(cfg *config.Config, path string, logger *slog.Logger) error {
+	for _, dc := range cfg.Dependencies {
+		c, err := health.NewChecker(dc, logger)
+		if err != nil {
+			return fmt.Errorf("%s: dependency %q: %w", describeSource(path), dc.Name, err)
+		}
+		if cl, ok := c.(io.Closer); ok {
+			_ = cl.Close()
+		}
+	}
+	return nil
 }
 
 func loadConfig(path string) (*config.Config, error) {
@@ -190,6 +226,7 @@ type reloader struct {
 	path        string
 	runner      *health.Runner
 	logger      *slog.Logger
+	loaded      bool // a configuration has been applied
 	lastOK      prometheus.Gauge
 	lastSuccess prometheus.Gauge
 }
@@ -208,6 +245,8 @@ func newReloader(path string, runner *health.Runner, logger *slog.Logger) *reloa
 	}
 }
 
+// reload loads the configuration and applies it to the runner. A failure
+// is logged and returned, and leaves the previous configuration in use.
 func (r *reloader) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -215,13 +254,20 @@ func (r *reloader) reload() error {
 	if err == nil {
 		err = r.runner.Apply(cfg)
 	}
+	src := describeSource(r.path)
 	if err != nil {
 		r.lastOK.Set(0)
+		if r.loaded {
+			r.logger.Error("reload failed; the previous configuration stays in use", "file", src, "err", err)
+		} else {
+			r.logger.Error("cannot load the configuration", "file", src, "err", err)
+		}
 		return err
 	}
+	r.loaded = true
 	r.lastOK.Set(1)
 	r.lastSuccess.SetToCurrentTime()
-	r.logger.Info("configuration loaded", "source", describeSource(r.path), "dependencies", len(cfg.Dependencies))
+	r.logger.Info("configuration loaded", "file", src, "dependencies", len(cfg.Dependencies))
 	return nil
 }
 

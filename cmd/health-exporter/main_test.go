@@ -64,6 +64,15 @@ type exporter struct {
 // answers /-/ready.
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
+	e := launchExporter(t, args...)
+	e.waitReady(t)
+	return e
+}
+
+// launchExporter runs the binary with args on a free port; the test's
+// cleanup stops it.
+func launchExporter(t testing.TB, args ...string) *exporter {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	e := &exporter{addr: addr, done: make(chan struct{})}
 	e.cmd = exec.Command(binary, append([]string{"--web.listen-address=" + addr}, args...)...)
@@ -97,13 +106,19 @@ func startExporter(t testing.TB, args ...string) *exporter {
 			t.Logf("exporter logs:\n%s", e.Logs())
 		}
 	})
+	return e
+}
+
+// waitReady waits until the exporter answers /-/ready.
+func (e *exporter) waitReady(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/-/ready")
+		resp, err := http.Get("http://" + e.addr + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return e
+				return
 			}
 		}
 		select {
