@@ -135,7 +135,4 @@ func TestHealthHandlerSeveralDependencies(t *testing.T) {
 	if c := rep.Checks["api"]; code != http.StatusServiceUnavailable || rep.Status != "fail" || len(c) != 1 || c[0].Reason != "refused" {
 		t.Fatalf("one down: %d %+v", code, rep)
 	}
-	if nightly.calls.Load() != 1 {
-		t.Errorf("the background check ran %d times for two requests, want once", nightly.calls.Load())
-	}
 }
