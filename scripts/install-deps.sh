@@ -12,6 +12,7 @@ packages=(
 	prometheus              # prometheus and promtool
 	prometheus-alertmanager # prometheus-alertmanager and amtool
 	curl
+	jq              # scripts/demo.sh reads the JSON of Prometheus and the receiver
 	ca-certificates # Go fetches modules over HTTPS
 )
 
