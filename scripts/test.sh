@@ -61,8 +61,14 @@ go_tests() {
 # builds fails here rather than at the next make bench.
 bench_compiles() { (cd bench && go vet ./...); }
 
+# demo plays make demo's outage unattended (under a minute once Alertmanager
+# is built): the exporter, Prometheus, Alertmanager and the OnCall receiver
+# as an operator runs them.
+demo() { DEMO_SCRIPTED=1 scripts/demo.sh; }
+
 step "go test -race ./..." go_tests
 step "go vet ./... in bench/" bench_compiles
+step "DEMO_SCRIPTED=1 scripts/demo.sh" demo
 
 echo
 printf '%s\n' "${results[@]}"
