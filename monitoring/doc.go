@@ -7,5 +7,8 @@
 //
 // The rules carry production timings. Demos and end-to-end runs derive a
 // copy with shorter for: and keep_firing_for: through ShortenHoldTimes (or
-// the shorten-rules command) instead of keeping a second set of rules.
+// the shorten-rules command) instead of keeping a second set of rules, and
+// a copy of the Alertmanager configuration with shorter group timings and
+// url_file paths of their own through RenderAlertmanagerConfig (or the
+// render-alertmanager command).
 package monitoring
