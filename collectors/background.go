@@ -52,11 +52,10 @@ func (r *Runner) background(ctx context.Context, d *dependency) {
 			r.runOnce(ctx, d, d.cfg.Timeout)
 			return nil, nil
 		})
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
+		// Wait for the run even when ctx ends: a run this goroutine started
+		// ends with ctx, and stopBackground must not return before it has
+		// settled its breaker permit.
+		<-ch
 		t.Reset(d.cfg.Interval)
 	}
 }
