@@ -79,13 +79,16 @@ func newSearchPrimary(cfg *config.Search) (*search.HTTP, error) {
 	if h.TLS.Enabled || strings.HasPrefix(h.URL, "https:") {
 		tc, err := h.TLS.Build()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("building the TLS configuration: %w", err)
 		}
 		tr.TLSClientConfig = tc
 	}
 	client := &http.Client{Transport: tr}
-	if !h.FollowRedirects {
+	switch {
+	case !h.FollowRedirects:
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	case hasCredentials(h.HTTPClient):
+		client.CheckRedirect = keepCredentialsHome
 	}
 	opts := search.HTTPOptions{
 		URL: h.URL, Index: h.Index, Fields: h.Fields, TenantField: h.TenantField,

@@ -414,3 +414,42 @@ func TestSearchPrimaryBreakerThroughRunner(t *testing.T) {
 	apply()
 	check("removed")
 }
+
+func TestSearchPrimaryKeepsCredentialsHome(t *testing.T) {
+	var leaked atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Store(true)
+		}
+		io.WriteString(w, `{"hits":{"hits":[]}}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	primary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(primary.Close)
+	dsn, pw := searchDatabase(t)
+	yml := fmt.Sprintf(`
+dependencies:
+  - name: workflow_search
+    kind: search
+    search:
+      query: onboarding
+      tenant: acme
+      primary:
+        http: {url: %q, bearer_token: s3cret-token}
+      fallback:
+        postgres: {dsn: %q, password: %q}
+`, primary.URL, dsn, pw)
+	cfg, err := config.Parse([]byte(yml), "search.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestSearchCheck(t, cfg.Dependencies[0])
+	if r := runSearchCheck(t, c); r.Status != Degraded || r.Reason != ReasonFallback || !strings.Contains(r.Detail, "another host") {
+		t.Fatalf("a redirect to another host must fail the primary: %+v", r)
+	}
+	if leaked.Load() {
+		t.Fatal("the bearer token followed the redirect to another host")
+	}
+}
