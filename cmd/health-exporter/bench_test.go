@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,25 +25,12 @@ func benchTargets(b *testing.B) (deps string, redis *testenv.Redis) {
 	pg := testenv.StartPostgres(b, testenv.PostgresOptions{Password: "pw"})
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	b.Cleanup(web.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	broker := tcpListener(b)
 	deps = fmt.Sprintf(`  - {name: message_queue, kind: redis, redis: {url: "redis://%s/0"}}
   - {name: database, kind: postgres, postgres: {dsn: "%s", password: pw}}
   - {name: storage, kind: http, http: {url: "%s/minio/health/live"}}
   - {name: broker, kind: tcp, tcp: {address: "%s"}}
-`, redis.Addr, pg.DSN("postgres", "", "postgres"), web.URL, ln.Addr())
+`, redis.Addr, pg.DSN("postgres", "", "postgres"), web.URL, broker)
 	return deps, redis
 }
 

@@ -188,7 +188,7 @@ func writeConfig(t testing.TB, dir, text string) string {
 
 // tcpListener accepts and closes connections until the test ends: a
 // dependency that is always up.
-func tcpListener(t *testing.T) string {
+func tcpListener(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
