@@ -13,8 +13,9 @@ import (
 // so in a Redis Cluster the keys may live in different slots: the cluster
 // client splits the pipeline by node. It fails open per key: keys Redis
 // could not answer are missing from the result, and the first such error is
-// returned, with the keys that failed counted in cache_errors_total. The
-// whole batch is one observation of the get duration.
+// returned, with the keys that failed counted in cache_errors_total (unless
+// ctx ended: see Tenant.Get). The whole batch is one observation of the get
+// duration.
 func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T, error) {
 	c := t.c
 	out := make(map[string]T, len(keys))
@@ -61,7 +62,8 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 	_, _ = pipe.Exec(cctx) // errors are read per command
 	c.m.duration[opGet].observe(monoNow() - start)
 
-	var firstErr, failure error
+	var failed uint64
+	var firstErr, failure, callErr error
 	for i, cmd := range cmds {
 		data, err := cmd.Bytes()
 		switch {
@@ -69,7 +71,10 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 			t.stats.lookup(miss)
 			continue
 		case err != nil:
-			c.m.errors[opGet].Add(1)
+			failed++
+			if callErr == nil {
+				callErr = err
+			}
 			if failure == nil && IsRedisFailure(err) {
 				failure = err
 			}
@@ -93,7 +98,12 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 		t.stats.lookup(redisHit)
 		c.localSet(t.Key(rest[i]), v, c.ttl)
 	}
-	p.Done(failure)
+	if callerEnded(ctx, callErr, start, c.timeout) {
+		p.Done(context.Canceled) // the caller gave up: not a Redis error
+	} else {
+		p.Done(failure)
+		c.m.errors[opGet].Add(failed)
+	}
 	return out, firstErr
 }
 
@@ -106,8 +116,8 @@ func SetMany[T any](ctx context.Context, t *Tenant, items map[string]T) error {
 // SetManyTTL stores items for ttl (each shortened by the jitter, if set) in
 // one pipelined round trip of SETs, which a cluster client splits by node.
 // Nothing is written if a value cannot be encoded. Keys Redis failed to
-// store are counted in cache_errors_total and reported in the returned
-// error. The keys leave this process's in-process tier.
+// store are counted in cache_errors_total (unless ctx ended: see
+// Tenant.Get) and reported in the returned error. The keys leave this process's in-process tier.
 func SetManyTTL[T any](ctx context.Context, t *Tenant, items map[string]T, ttl time.Duration) error {
 	c := t.c
 	if err := validTTL(ttl); err != nil {
@@ -163,9 +173,13 @@ func SetManyTTL[T any](ctx context.Context, t *Tenant, items map[string]T, ttl t
 			}
 		}
 	}
-	p.Done(failure)
-	if failed > 0 {
+	if callerEnded(ctx, firstErr, start, c.timeout) {
+		p.Done(context.Canceled) // the caller gave up: not a Redis error
+	} else {
+		p.Done(failure)
 		c.m.errors[opSet].Add(uint64(failed))
+	}
+	if failed > 0 {
 		return fmt.Errorf("cache %s: set: %d of %d keys failed: %w", c.name, failed, len(keys), firstErr)
 	}
 	return nil

@@ -53,6 +53,34 @@ func (c *Cache) rejected(op operation, err error) error {
 	return c.rejectErr[op][1]
 }
 
+// callerEnded reports whether a call that started at start (from monoNow)
+// and failed with err failed because the caller's own context ended: it was
+// cancelled, or its deadline, no later than the call's own bound of timeout,
+// has passed. Such a call says nothing about Redis.
+func callerEnded(ctx context.Context, err error, start, timeout time.Duration) bool {
+	if err == nil {
+		return false
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !dl.After(epoch.Add(start+timeout)) && !time.Now().Before(dl)
+}
+
+// settle records the outcome err of a call made with the caller's context
+// ctx on permit p and reports whether err is a Redis error to count. A call
+// the caller gave up on is settled as excluded (context.Canceled), neither a
+// success nor a failure of the breaker, and is not counted.
+func (c *Cache) settle(ctx context.Context, p breaker.Permit, err error, start, timeout time.Duration) bool {
+	if callerEnded(ctx, err, start, timeout) {
+		p.Done(context.Canceled)
+		return false
+	}
+	p.Done(err)
+	return err != nil
+}
+
 // redisGet reads key through the breaker under the per-call timeout. A miss
 // is nil data and a nil error.
 func (c *Cache) redisGet(ctx context.Context, key string) ([]byte, error) {
@@ -61,17 +89,18 @@ func (c *Cache) redisGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, c.rejected(opGet, err)
 	}
 	start := monoNow()
-	ctx, cancel := c.deadlines.context(ctx, start)
-	data, err := c.client.Get(ctx, key).Bytes()
+	cctx, cancel := c.deadlines.context(ctx, start)
+	data, err := c.client.Get(cctx, key).Bytes()
 	c.m.duration[opGet].observe(monoNow() - start)
 	cancel()
 	if err == redis.Nil {
 		p.Done(nil)
 		return nil, nil
 	}
-	p.Done(err)
-	if err != nil {
+	if c.settle(ctx, p, err, start, c.timeout) {
 		c.m.errors[opGet].Add(1)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cache %s: get: %w", c.name, err)
 	}
 	return data, nil
@@ -84,13 +113,14 @@ func (c *Cache) redisSet(ctx context.Context, key string, data []byte, ttl time.
 		return c.rejected(opSet, err)
 	}
 	start := monoNow()
-	ctx, cancel := c.deadlines.context(ctx, start)
-	err = c.client.Set(ctx, key, data, ttl).Err()
+	cctx, cancel := c.deadlines.context(ctx, start)
+	err = c.client.Set(cctx, key, data, ttl).Err()
 	c.m.duration[opSet].observe(monoNow() - start)
 	cancel()
-	p.Done(err)
-	if err != nil {
+	if c.settle(ctx, p, err, start, c.timeout) {
 		c.m.errors[opSet].Add(1)
+	}
+	if err != nil {
 		return fmt.Errorf("cache %s: set: %w", c.name, err)
 	}
 	return nil
@@ -103,13 +133,14 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 		return c.rejected(opDelete, err)
 	}
 	start := monoNow()
-	ctx, cancel := c.deadlines.context(ctx, start)
-	err = c.client.Del(ctx, key).Err()
+	cctx, cancel := c.deadlines.context(ctx, start)
+	err = c.client.Del(cctx, key).Err()
 	c.m.duration[opDelete].observe(monoNow() - start)
 	cancel()
-	p.Done(err)
-	if err != nil {
+	if c.settle(ctx, p, err, start, c.timeout) {
 		c.m.errors[opDelete].Add(1)
+	}
+	if err != nil {
 		return fmt.Errorf("cache %s: delete: %w", c.name, err)
 	}
 	return nil
@@ -118,7 +149,11 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 // Get reads key into dst, a non-nil pointer, and reports whether it was
 // found. It fails open: a Redis error, a timeout or an open breaker is a miss
 // (false) whose error is returned, for callers who care, and counted in
-// cache_errors_total, not as a miss. An entry that cannot be decoded into dst
+// cache_errors_total, not as a miss. A call that fails because ctx was
+// cancelled or its deadline passed is the caller giving up, not a Redis
+// problem: its error is returned but it is neither counted in
+// cache_errors_total nor a failure of the breaker (it is settled as
+// excluded). An entry that cannot be decoded into dst
 // is a miss with an error too.
 //
 // A value from the in-process tier is shared with other callers of the same

@@ -39,7 +39,8 @@ func StatsIndexKey(prefix string) string { return prefix + ":stats" }
 // Redis is sent again by the next flush (a reply lost in a timeout can make
 // it count twice). It goes through the breaker; a failure is returned and
 // counted as operation "publish". Call it every few seconds, or run
-// Publish.
+// Publish. A flush that fails because ctx ended is not counted and is not a
+// failure of the breaker.
 func (c *Cache) FlushStats(ctx context.Context) error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -48,7 +49,8 @@ func (c *Cache) FlushStats(ctx context.Context) error {
 	if err != nil {
 		return c.rejected(opPublish, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, max(c.timeout, time.Second))
+	caller, timeout, begin := ctx, max(c.timeout, time.Second), monoNow()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	type delta struct {
@@ -78,7 +80,7 @@ func (c *Cache) FlushStats(ctx context.Context) error {
 	start := time.Now()
 	_, err = pipe.Exec(ctx)
 	c.m.duration[opPublish].observe(time.Since(start))
-	p.Done(err)
+	counted := c.settle(caller, p, err, begin, timeout)
 
 	for _, d := range deltas {
 		if d.cmdR != nil && d.cmdR.Err() == nil {
@@ -88,8 +90,10 @@ func (c *Cache) FlushStats(ctx context.Context) error {
 			d.ts.publishedHits += d.hits
 		}
 	}
-	if err != nil {
+	if counted {
 		c.m.errors[opPublish].Add(1)
+	}
+	if err != nil {
 		return fmt.Errorf("cache %s: publish stats to %s: %w", c.name, c.statsKey, err)
 	}
 	return nil
