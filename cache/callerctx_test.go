@@ -72,3 +72,62 @@ func TestCallerEndedIsNotARedisFailure(t *testing.T) {
 		t.Fatalf("Get after = %v, %v, %q; want the value written before", found, err, s)
 	}
 }
+
+// A leader whose context ends while its loader runs still writes the loaded
+// value back, and no Redis error is counted.
+func TestGetOrLoadWritesBackAfterTheCallerEnded(t *testing.T) {
+	c, rdb := sharedCache(t, Options{Name: "writeback", NegativeTTL: time.Minute})
+	v := c.Tenant("acme")
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	got, err := GetOrLoad(ctx, v, "k", func(context.Context) (string, error) {
+		cancel() // the caller gives up as the load returns
+		return "loaded", nil
+	})
+	if err != nil || got != "loaded" {
+		t.Fatalf("GetOrLoad = %q, %v; want the loaded value", got, err)
+	}
+	if raw, err := rdb.Get(bg, v.Key("k")).Result(); err != nil || raw != `"loaded"` {
+		t.Fatalf("Redis holds %q, %v; want the written-back value", raw, err)
+	}
+
+	ctx2, cancel2 := context.WithCancel(bg)
+	defer cancel2()
+	_, err = GetOrLoad(ctx2, v, "gone", func(context.Context) (string, error) {
+		cancel2()
+		return "", ErrNotFound
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetOrLoad of a missing value = %v, want ErrNotFound", err)
+	}
+	if raw, err := rdb.Get(bg, v.Key("gone")).Bytes(); err != nil || !isTombstone(raw) {
+		t.Fatalf("Redis holds %q, %v; want the not-found marker", raw, err)
+	}
+	for op := range numOps {
+		if n := c.m.errors[op].Load(); n != 0 {
+			t.Errorf("cache_errors_total{operation=%q} = %d, want 0", op, n)
+		}
+	}
+}
+
+// A caller whose context has ended gets its error and no load.
+func TestGetOrLoadDoesNotLoadForAnEndedContext(t *testing.T) {
+	c, _ := sharedCache(t, Options{Name: "noload"})
+	v := c.Tenant("acme")
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	loads := 0
+	_, err := GetOrLoad(ctx, v, "k", func(context.Context) (string, error) {
+		loads++
+		return "loaded", nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetOrLoad with a cancelled context = %v, want context.Canceled", err)
+	}
+	if loads != 0 {
+		t.Fatalf("the loader ran %d times for a cancelled caller, want 0", loads)
+	}
+	if st := c.Breaker().State(); st != breaker.Closed {
+		t.Fatalf("breaker %v, want closed", st)
+	}
+}

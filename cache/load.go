@@ -126,6 +126,11 @@ func GetOrLoad[T any](ctx context.Context, t *Tenant, key string, load func(cont
 // error is counted. A load error is returned as it is and not stored,
 // except one matching ErrNotFound, which is remembered for NegativeTTL if
 // that is set. A ttl under 1ms is ErrInvalidTTL.
+//
+// If ctx has ended by the time load would be called, load is not called and
+// the error matches ctx.Err(). Once load has returned, its value is written
+// back even if ctx ends meanwhile: the write runs without ctx's cancellation
+// and deadline, bounded by Options.Timeout.
 func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var zero T
 	c := t.c
@@ -188,13 +193,21 @@ func lookupOrLoad[T any](ctx context.Context, c *Cache, k string, ttl time.Durat
 		res.v = zero
 	}
 
+	if err := ctx.Err(); err != nil { // the caller gave up: load nothing
+		res.out, res.err = answeredNothing, fmt.Errorf("cache %s: load %s: %w", c.name, k, err)
+		return res
+	}
+	// The write-back belongs to the cache, not to the caller: a caller whose
+	// context ends as the load returns must not lose the value it paid for.
+	// Without the caller's cancellation or deadline, it is bounded by Timeout.
+	wctx := context.WithoutCancel(ctx)
 	start := time.Now()
 	res.v, res.err = load(ctx)
 	c.m.duration[opLoad].observe(time.Since(start))
 	if res.err != nil {
 		if errors.Is(res.err, ErrNotFound) {
 			if c.negTTL > 0 {
-				_ = c.redisSet(ctx, k, tombstone, c.jittered(c.negTTL))
+				_ = c.redisSet(wctx, k, tombstone, c.jittered(c.negTTL))
 				c.localSet(k, notFound{}, c.negTTL)
 			}
 			return res
@@ -205,7 +218,7 @@ func lookupOrLoad[T any](ctx context.Context, c *Cache, k string, ttl time.Durat
 	if data, err := c.codec.Marshal(res.v); err != nil {
 		c.m.errors[opSet].Add(1)
 	} else {
-		_ = c.redisSet(ctx, k, data, c.jittered(ttl))
+		_ = c.redisSet(wctx, k, data, c.jittered(ttl))
 	}
 	c.localSet(k, res.v, ttl)
 	return res
