@@ -71,11 +71,12 @@ type Options struct {
 	Retry retry.Policy
 	// PrimaryTimeout bounds the primary's call, retries included, so the
 	// fallback has time left. 0 means half of the time left before the
-	// caller's deadline (no bound without one); negative means no bound
-	// but the caller's deadline.
+	// caller's deadline, or DefaultPrimaryTimeout when the caller has no
+	// deadline; negative means no bound but the caller's deadline.
 	PrimaryTimeout time.Duration
 	// FallbackTimeout bounds the fallback's call. 0 means only the
-	// caller's deadline.
+	// caller's deadline, or DefaultFallbackTimeout when the caller has no
+	// deadline; negative means no bound but the caller's deadline.
 	FallbackTimeout time.Duration
 
 	// Buckets are the upper bounds of the search_duration_seconds
@@ -87,6 +88,15 @@ type Options struct {
 	// Now is the clock that times the backends. Default time.Now.
 	Now func() time.Time
 }
+
+// DefaultPrimaryTimeout bounds the primary's call when PrimaryTimeout is 0
+// and the caller's context has no deadline, so that a hung primary fails
+// (and counts against its breaker) instead of blocking the caller.
+const DefaultPrimaryTimeout = time.Second
+
+// DefaultFallbackTimeout bounds the fallback's call when FallbackTimeout is
+// 0 and the caller's context has no deadline.
+const DefaultFallbackTimeout = time.Second
 
 // DefaultBuckets are the default upper bounds of search_duration_seconds,
 // from 1ms to 10s.
@@ -277,7 +287,7 @@ func (r *Resilient) Ask(ctx context.Context, q Query) (Answer, error) {
 // askPrimary calls the primary through retry and the breaker, under the
 // primary's timeout.
 func (r *Resilient) askPrimary(ctx context.Context, q Query) ([]Workflow, error) {
-	pctx, cancel := r.primaryContext(ctx)
+	pctx, cancel := boundContext(ctx, r.primaryTimeout, DefaultPrimaryTimeout, true)
 	defer cancel()
 	var start time.Time
 	ws, err := retry.DoValue(pctx, r.retry, func(actx context.Context) ([]Workflow, error) {
@@ -295,14 +305,23 @@ func (r *Resilient) askPrimary(ctx context.Context, q Query) ([]Workflow, error)
 	if !start.IsZero() { // the breaker let at least one attempt through
 		r.stats.record(Primary, start, r.now(), err, ctx)
 	}
+	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		// The primary's own bound ran out, possibly while retry waited
+		// between attempts: a timeout, whatever the last attempt said.
+		err = &primaryTimeoutError{err}
+	}
 	return ws, err
 }
 
+// primaryTimeoutError marks a primary's error that came after the
+// primary's own timeout ended.
+type primaryTimeoutError struct{ err error }
+
+func (e *primaryTimeoutError) Error() string { return e.err.Error() }
+func (e *primaryTimeoutError) Unwrap() error { return e.err }
+
 func (r *Resilient) askFallback(ctx context.Context, q Query) ([]Workflow, error) {
-	fctx, cancel := ctx, context.CancelFunc(func() {})
-	if r.fallbackTimeout > 0 {
-		fctx, cancel = context.WithTimeout(ctx, r.fallbackTimeout)
-	}
+	fctx, cancel := boundContext(ctx, r.fallbackTimeout, DefaultFallbackTimeout, false)
 	defer cancel()
 	start := r.now()
 	ws, err := r.fallback.Search(fctx, q)
@@ -310,11 +329,16 @@ func (r *Resilient) askFallback(ctx context.Context, q Query) ([]Workflow, error
 	return ws, err
 }
 
-// primaryContext bounds the primary's call as PrimaryTimeout says.
-func (r *Resilient) primaryContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := r.primaryTimeout
+// boundContext bounds a backend's call by d: 0 means half of the time left
+// before ctx's deadline when half is set, else only that deadline, or def
+// when ctx has none; negative means only ctx's deadline.
+func boundContext(ctx context.Context, d, def time.Duration, half bool) (context.Context, context.CancelFunc) {
 	if d == 0 {
-		if deadline, ok := ctx.Deadline(); ok {
+		deadline, ok := ctx.Deadline()
+		switch {
+		case !ok:
+			d = def
+		case half:
 			d = max(time.Until(deadline)/2, time.Nanosecond)
 		}
 	}
@@ -350,7 +374,12 @@ func reasonFor(err error) Reason {
 	if errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrTooManyRequests) {
 		return ReasonBreakerOpen
 	}
-	// The last attempt's error says what happened, not why retry stopped.
+	var pt *primaryTimeoutError
+	if errors.As(err, &pt) {
+		return ReasonTimeout
+	}
+	// Otherwise the last attempt's error says what happened, not why retry
+	// stopped.
 	var re *retry.Error
 	if errors.As(err, &re) {
 		err = re.Err

@@ -399,3 +399,62 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestResilientHungPrimaryWithoutDeadline(t *testing.T) {
+	e := newEngine(t)
+	e.mode.Store("hang")
+	p := newHTTP(t, e, search.HTTPOptions{})
+	f := &fake{ws: fallbackHit}
+	r := newResilient(t, p, f, search.Options{Breaker: breaker.Settings{FailureThreshold: 2, OpenTimeout: time.Hour}})
+	// The caller sets no deadline: DefaultPrimaryTimeout ends the wait.
+	for i := range 2 {
+		a, err := r.Ask(context.Background(), q)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if a.Backend != search.Fallback || a.Reason != search.ReasonTimeout || !errors.Is(a.PrimaryErr, context.DeadlineExceeded) {
+			t.Fatalf("call %d: got %+v", i, a)
+		}
+	}
+	if s := r.Breaker().State(); s != breaker.Open {
+		t.Fatalf("breaker %v after two hung calls", s)
+	}
+	a, err := r.Ask(context.Background(), q)
+	if err != nil || a.Backend != search.Fallback || a.Reason != search.ReasonBreakerOpen {
+		t.Fatalf("with the breaker open: got %+v, %v", a, err)
+	}
+	if n := e.requests.Load(); n != 2 {
+		t.Errorf("engine asked %d times, want 2", n)
+	}
+}
+
+func TestResilientHungFallbackWithoutDeadline(t *testing.T) {
+	p, f := &fake{err: errPrimary}, &fake{hang: true}
+	r := newResilient(t, p, f, search.Options{})
+	_, err := r.Ask(context.Background(), q)
+	var se *search.Error
+	if !errors.As(err, &se) || !errors.Is(se.Fallback, context.DeadlineExceeded) || !errors.Is(err, errPrimary) {
+		t.Fatalf("got %v, want both backends' errors with the fallback's timeout", err)
+	}
+}
+
+func TestResilientTimeoutWhileRetryWaits(t *testing.T) {
+	p, f := &fake{err: errPrimary}, &fake{ws: fallbackHit}
+	r := newResilient(t, p, f, search.Options{
+		PrimaryTimeout: 20 * time.Millisecond,
+		// The wait between attempts never ends on its own: the primary's
+		// timeout ends it.
+		Retry: retry.Policy{MaxRetries: 3, BaseDelay: time.Millisecond,
+			After: func(time.Duration) <-chan time.Time { return nil }},
+	})
+	a, err := r.Ask(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Backend != search.Fallback || a.Reason != search.ReasonTimeout || !errors.Is(a.PrimaryErr, errPrimary) {
+		t.Fatalf("got %+v, want the fallback's answer for a timeout", a)
+	}
+	if n := p.calls.Load(); n != 1 {
+		t.Errorf("primary asked %d times, want 1", n)
+	}
+}
