@@ -136,6 +136,9 @@ func (h *HTTP) Search(ctx context.Context, q Query) ([]Workflow, error) {
 	if tenants && q.Tenant == "" {
 		return nil, fmt.Errorf("search http: %w", errNoTenant)
 	}
+	if !tenants && q.Tenant != "" {
+		return nil, fmt.Errorf("search http: %w", errNoTenants)
+	}
 	body, err := json.Marshal(h.requestBody(q, tenants))
 	if err != nil {
 		return nil, fmt.Errorf("search http: encode request: %w", err)

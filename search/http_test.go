@@ -149,6 +149,26 @@ func TestHTTPFailures(t *testing.T) {
 	}
 }
 
+func TestHTTPTenantWithoutTenantField(t *testing.T) {
+	e := newEngine(t)
+	h := newHTTP(t, e, search.HTTPOptions{TenantField: "-"})
+	_, err := h.Search(t.Context(), search.Query{Text: "onboarding", Tenant: "acme"})
+	if !errors.Is(err, search.ErrInvalidQuery) {
+		t.Errorf("tenant on an index without tenants: got %v, want ErrInvalidQuery", err)
+	}
+	if n := e.requests.Load(); n != 0 {
+		t.Errorf("engine asked %d times", n)
+	}
+	// Without a tenant the whole index is searched, unfiltered.
+	ws, err := h.Search(t.Context(), search.Query{Text: "onboarding"})
+	if err != nil || len(ws) != 2 {
+		t.Fatalf("no tenant: got %v, %v", ws, err)
+	}
+	if body, _ := json.Marshal(e.last.Load()); strings.Contains(string(body), "filter") {
+		t.Errorf("filtered request: %s", body)
+	}
+}
+
 func TestHTTPParse(t *testing.T) {
 	for name, body := range map[string]string{
 		"timed out":      `{"timed_out":true,"hits":{"hits":[]}}`,

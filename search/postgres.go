@@ -229,6 +229,9 @@ func (p *Postgres) statement(q Query) (string, []any, error) {
 	if p.tenants && q.Tenant == "" {
 		return "", nil, fmt.Errorf("search postgres: %w", errNoTenant)
 	}
+	if !p.tenants && q.Tenant != "" {
+		return "", nil, fmt.Errorf("search postgres: %w", errNoTenants)
+	}
 	sql, args := p.fullText, []any{pgx.QueryExecModeCacheDescribe, q.Text, q.Limit}
 	if utf8.RuneCountInString(q.Text) < p.shortText {
 		sql, args = p.prefix, []any{pgx.QueryExecModeCacheDescribe, escapeLike(q.Text) + "%", q.Limit, q.Text}

@@ -252,4 +252,9 @@ func TestPostgresCustomNames(t *testing.T) {
 			t.Errorf("%q: got %+v, want %s", text, ws, want)
 		}
 	}
+	// A table without tenants cannot honour a tenant: it refuses the query
+	// rather than search every tenant's workflows.
+	if _, err := p.Search(t.Context(), search.Query{Text: "onboarding", Tenant: "acme"}); !errors.Is(err, search.ErrInvalidQuery) {
+		t.Errorf("tenant on a table without tenants: got %v, want ErrInvalidQuery", err)
+	}
 }

@@ -36,8 +36,10 @@ const (
 
 // ErrInvalidQuery is wrapped by the errors of queries that no backend could
 // answer: empty text, text longer than MaxQueryLength, a tenant that is not
-// valid UTF-8 or holds a NUL byte, or a missing tenant where the searcher
-// filters by tenant. It is the caller's mistake, not a backend failure:
+// valid UTF-8 or holds a NUL byte, a missing tenant where the searcher
+// filters by tenant, or a tenant where it does not (searching every
+// tenant's workflows for a query that names one would leak the others'
+// data). It is the caller's mistake, not a backend failure:
 // Resilient neither falls back nor counts it against the breaker.
 var ErrInvalidQuery = errors.New("invalid search query")
 
@@ -48,7 +50,8 @@ type Query struct {
 	// whitespace collapse to one space.
 	Text string
 	// Tenant restricts the search to one tenant's workflows. Searchers that
-	// filter by tenant refuse an empty one.
+	// filter by tenant refuse an empty one; searchers without tenants
+	// refuse a non-empty one.
 	Tenant string
 	// Limit is the most workflows to return: DefaultLimit when 0 or less,
 	// at most MaxLimit.
@@ -111,3 +114,7 @@ func (q Query) Normalize() (Query, error) {
 // errNoTenant is returned by searchers that filter by tenant for a query
 // without one: searching every tenant's workflows is never the default.
 var errNoTenant = fmt.Errorf("%w: tenant is required", ErrInvalidQuery)
+
+// errNoTenants is returned by searchers without tenants for a query that
+// names one: they could only search every tenant's workflows.
+var errNoTenants = fmt.Errorf("%w: tenant given to a searcher without tenants", ErrInvalidQuery)
