@@ -17,6 +17,9 @@ import (
 // ctx ended: see Tenant.Get). The whole batch is one observation of the get
 // duration.
 func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
 	c := t.c
 	out := make(map[string]T, len(keys))
 	rest := make([]string, 0, len(keys))
@@ -119,6 +122,9 @@ func SetMany[T any](ctx context.Context, t *Tenant, items map[string]T) error {
 // store are counted in cache_errors_total (unless ctx ended: see
 // Tenant.Get) and reported in the returned error. The keys leave this process's in-process tier.
 func SetManyTTL[T any](ctx context.Context, t *Tenant, items map[string]T, ttl time.Duration) error {
+	if t.err != nil {
+		return t.err
+	}
 	c := t.c
 	if err := validTTL(ttl); err != nil {
 		return fmt.Errorf("cache %s: set: %w", c.name, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,11 @@ var (
 	// value does not exist; with Options.NegativeTTL set, GetOrLoad
 	// remembers that, and returns ErrNotFound without calling the loader.
 	ErrNotFound = errors.New("cache: not found")
+
+	// ErrInvalidTenant is what every call of a view from Cache.Tenant
+	// returns when the tenant's name could make its keys those of another
+	// tenant or of the stats keys: see Cache.ValidTenant.
+	ErrInvalidTenant = errors.New("cache: invalid tenant name")
 
 	// ErrContextTimeoutDisabled is returned by New for a go-redis client
 	// whose ContextTimeoutEnabled is false: such a client ignores context
@@ -272,16 +278,26 @@ func (c *Cache) TTL() time.Duration { return c.ttl }
 // labelled "none" in metrics. Views share the cache's client, breaker and
 // counters; the same tenant gives the same view, so calling Tenant per
 // request allocates nothing.
+//
+// A tenant that ValidTenant refuses still gets a view, but every call of it
+// fails with an error matching ErrInvalidTenant, without reaching Redis or
+// counting in the metrics: check names from outside with ValidTenant first.
 func (c *Cache) Tenant(tenant string) *Tenant {
 	if v, ok := c.views.Load(tenant); ok {
 		return v.(*Tenant)
 	}
-	t := &Tenant{c: c, name: tenant, stats: c.labels.resolve(tenant)}
+	t := &Tenant{c: c, name: tenant}
 	if tenant == "" {
 		t.base = c.prefix + c.sep
 	} else {
 		t.base = c.prefix + c.sep + tenant + c.sep
 	}
+	if err := c.ValidTenant(tenant); err != nil {
+		t.err = err
+		t.stats = c.labels.other // never counted into; no label is used up
+		return t                 // not kept: the views are for real tenants
+	}
+	t.stats = c.labels.resolve(tenant)
 	if c.nviews.Load() >= maxViews {
 		return t
 	}
@@ -292,12 +308,37 @@ func (c *Cache) Tenant(tenant string) *Tenant {
 	return t
 }
 
+// ReservedTenant is the tenant name the fleet stats keys use: with the
+// separator ":", its keys would be those of the stats hashes.
+const ReservedTenant = "stats"
+
+// ValidTenant returns nil if tenant's keys can be no other tenant's, nor the
+// fleet stats keys; otherwise an error matching ErrInvalidTenant. A tenant
+// must not contain the separator (with ":", "acme:x" would share "acme"'s
+// keys: "acme" and key "x:y" is "acme:x" and key "y") and must not be
+// ReservedTenant. The empty tenant is valid: it is the origin stack's
+// tenant-less format, whose keys are every tenant's keys too (its key
+// "acme:k" is tenant "acme"'s key "k"), so a cache that has tenants should
+// not also use it.
+func (c *Cache) ValidTenant(tenant string) error {
+	switch {
+	case tenant == ReservedTenant:
+		return fmt.Errorf("cache %s: tenant %q is reserved for the stats keys: %w", c.name, tenant, ErrInvalidTenant)
+	case strings.Index(tenant+c.sep, c.sep) != len(tenant):
+		// Contains the separator, or ends with the start of a separator
+		// of several characters, which would move where the tenant ends.
+		return fmt.Errorf("cache %s: tenant %q contains the separator %q: %w", c.name, tenant, c.sep, ErrInvalidTenant)
+	}
+	return nil
+}
+
 // Tenant is one tenant's view of a Cache. Get it from Cache.Tenant.
 type Tenant struct {
 	c     *Cache
 	name  string
 	base  string // key prefix: "{prefix}{sep}{tenant}{sep}"
 	stats *tenantStats
+	err   error // non-nil for a tenant ValidTenant refuses
 }
 
 // Name returns the tenant.

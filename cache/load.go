@@ -133,6 +133,9 @@ func GetOrLoad[T any](ctx context.Context, t *Tenant, key string, load func(cont
 // and deadline, bounded by Options.Timeout.
 func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var zero T
+	if t.err != nil {
+		return zero, t.err
+	}
 	c := t.c
 	if err := validTTL(ttl); err != nil {
 		return zero, fmt.Errorf("cache %s: load: %w", c.name, err)

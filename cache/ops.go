@@ -160,6 +160,9 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 // key: treat what dst points to as read-only if it holds pointers, maps or
 // slices.
 func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
+	if t.err != nil {
+		return false, t.err
+	}
 	c := t.c
 	if c.local != nil {
 		var buf [128]byte
@@ -227,6 +230,9 @@ func (t *Tenant) Set(ctx context.Context, key string, v any) error {
 // panic. The entry leaves this process's in-process tier; other processes
 // may serve their copy for up to LocalTTL.
 func (t *Tenant) SetTTL(ctx context.Context, key string, v any, ttl time.Duration) error {
+	if t.err != nil {
+		return t.err
+	}
 	c := t.c
 	if err := validTTL(ttl); err != nil {
 		return fmt.Errorf("cache %s: set: %w", c.name, err)
@@ -246,6 +252,9 @@ func (t *Tenant) SetTTL(ctx context.Context, key string, v any, ttl time.Duratio
 // Delete removes key, from Redis and from this process's in-process tier.
 // A Redis error is returned and counted, never a panic.
 func (t *Tenant) Delete(ctx context.Context, key string) error {
+	if t.err != nil {
+		return t.err
+	}
 	c := t.c
 	k := t.Key(key)
 	if c.local != nil {
