@@ -164,12 +164,16 @@ func (h *HTTP) Search(ctx context.Context, q Query) ([]Workflow, error) {
 		return nil, fmt.Errorf("search http: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start of the body goes into the error. The rest is not
+		// read: closing the body drops the connection rather than wait for
+		// a large or slow error page.
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyBytes))
+		return nil, fmt.Errorf("search http: %w", &StatusError{Code: resp.StatusCode, Body: snippet(data)})
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, h.opts.MaxBodyBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("search http: read response: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, fmt.Errorf("search http: %w", &StatusError{Code: resp.StatusCode, Body: snippet(data)})
 	}
 	if int64(len(data)) > h.opts.MaxBodyBytes {
 		return nil, fmt.Errorf("search http: %w: response larger than %d bytes", ErrBadResponse, h.opts.MaxBodyBytes)
@@ -279,6 +283,9 @@ func sourceTime(src map[string]json.RawMessage, field string) (time.Time, error)
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }
+
+// errorBodyBytes is how much of an error status's body is read.
+const errorBodyBytes = 1 << 10
 
 // snippet is the start of a body, one line, for an error message.
 func snippet(data []byte) string {

@@ -1,6 +1,7 @@
 package search_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -166,6 +167,35 @@ func TestHTTPTenantWithoutTenantField(t *testing.T) {
 	}
 	if body, _ := json.Marshal(e.last.Load()); strings.Contains(string(body), "filter") {
 		t.Errorf("filtered request: %s", body)
+	}
+}
+
+func TestHTTPErrorStatusReadsOnlyTheStartOfTheBody(t *testing.T) {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "overloaded "+strings.Repeat("x", 4<<10))
+		w.(http.Flusher).Flush()
+		// The rest of the page never comes.
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	h, err := search.NewHTTP(search.HTTPOptions{URL: srv.URL, Index: "workflows"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	// The deadline only keeps a broken searcher from hanging the test.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = h.Search(ctx, search.Query{Text: "onboarding", Tenant: "acme"})
+	var se *search.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable || !strings.HasPrefix(se.Body, "overloaded x") {
+		t.Fatalf("got %v, want status 503 with the start of the body", err)
 	}
 }
 
