@@ -8,7 +8,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: all build run demo test test-go lint vet fmt bench docker deps clean
+.PHONY: all build run demo test lint vet fmt bench docker deps clean
 
 all: lint test build
 
@@ -49,7 +49,8 @@ bench:
 
 ## docker: the container image.
 docker:
-	docker build -t health-exporter:$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		-t health-exporter:$(VERSION) -t health-exporter:latest .
 
 clean:
 	rm -rf bin .tmp

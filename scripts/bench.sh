@@ -51,16 +51,17 @@ awk '
     }
     for (k = 1; k <= cnt; k++) {
       split(order[k], gs, SUBSEP); g = gs[1]; s = gs[2]
-      if (s != "ours") continue
+      if (s !~ /^ours/) continue
       ours = median(vals[order[k]])
+      label = g; if (s != "ours") { v = s; sub(/^ours_?/, "", v); label = g "/" v }
       paired = 0
       for (m = 1; m <= cnt; m++) {
         split(order[m], hs, SUBSEP)
         if (hs[1] != g || hs[2] ~ /^ours/) continue
         c = median(vals[order[m]])
-        printf "%s ours=%.1f %s=%.1f ratio=%.2f\n", g, ours, hs[2], c, (c > 0 ? ours / c : 0)
+        printf "%s ours=%.1f %s=%.1f ratio=%.2f\n", label, ours, hs[2], c, (c > 0 ? ours / c : 0)
         paired = 1
       }
-      if (!paired) printf "%s ours=%.1f%s\n", g, ours, extras[order[k]]
+      if (!paired) printf "%s ours=%.1f%s\n", label, ours, extras[order[k]]
     }
   }' "$raw"

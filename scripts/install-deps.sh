@@ -10,7 +10,7 @@ packages=(
 	redis-server            # redis-server 7 (and redis-cli)
 	postgresql              # PostgreSQL server, initdb, psql, pg_isready; creates the postgres OS user
 	prometheus              # prometheus and promtool
-	prometheus-alertmanager # prometheus-alertmanager and amtool
+	gcc libc6-dev   # cgo, which go test -race needs
 	curl
 	jq              # scripts/demo.sh reads the JSON of Prometheus and the receiver
 	ca-certificates # Go fetches modules over HTTPS
@@ -47,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The binaries the tests look for, wherever Debian put them.
-for tool in redis-server promtool prometheus amtool prometheus-alertmanager; do
+for tool in redis-server promtool prometheus gcc; do
 	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is still missing after the install"
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "PostgreSQL's initdb is missing after the install"

@@ -45,7 +45,7 @@ step() {
 # go_tests runs every package's tests under the race detector and sums up.
 go_tests() {
 	local log="$services/go-test.log" rc=0 ok none bad
-	go test -race -count=1 ./... 2>&1 | tee "$log" || rc=$?
+	go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log" || rc=$?
 	ok=$(grep -c '^ok ' "$log" || :)
 	none=$(grep -c '^? ' "$log" || :)
 	bad=$(awk -F'\t' '$1 == "FAIL" && $2 != "" { print $2 }' "$log" | sort -u | tr '\n' ' ')
