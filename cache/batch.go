@@ -3,13 +3,15 @@ package cache
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // GetMany reads keys in one pipelined round trip (after the in-process
-// tier) and returns the values found, by key. Each key is a GET of its own,
+// tier) and returns the values found, by key. The values are the caller's
+// own, never shared with other callers. Each key is a GET of its own,
 // so in a Redis Cluster the keys may live in different slots: the cluster
 // client splits the pipeline by node. It fails open per key: keys Redis
 // could not answer are missing from the result, and the first such error is
@@ -32,14 +34,23 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 		if c.local != nil {
 			var buf [128]byte
 			if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
-				if _, nf := v.(notFound); nf {
+				switch v := v.(type) {
+				case notFound:
 					t.stats.lookup(miss)
 					continue
-				}
-				if tv, ok := v.(T); ok {
-					out[key] = tv
-					t.stats.lookup(localHit)
-					continue
+				case rawEntry:
+					var tv T
+					if c.codec.Unmarshal(v, &tv) == nil {
+						out[key] = tv
+						t.stats.lookup(localHit)
+						continue
+					}
+				case T:
+					if sharable(reflect.TypeFor[T]()) {
+						out[key] = v
+						t.stats.lookup(localHit)
+						continue
+					}
 				}
 			}
 		}
@@ -99,7 +110,7 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 		}
 		out[rest[i]] = v
 		t.stats.lookup(redisHit)
-		c.localSet(t.Key(rest[i]), v, c.ttl)
+		c.localSet(t.Key(rest[i]), localValue(&v, data), c.ttl)
 	}
 	if callerEnded(ctx, callErr, start, c.timeout) {
 		p.Done(context.Canceled) // the caller gave up: not a Redis error

@@ -142,14 +142,22 @@ func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Du
 	}
 	if c.local != nil {
 		var buf [128]byte
-		if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
-			if _, nf := v.(notFound); nf {
+		lk := t.appendKey(buf[:0], key)
+		if v, ok := c.local.get(lk); ok {
+			switch v := v.(type) {
+			case notFound:
 				t.stats.lookup(localHit)
 				return zero, ErrNotFound
-			}
-			if tv, ok := v.(T); ok {
+			case rawEntry: // kept by Get: decode it once, to share from now on
+				var tv T
+				if c.codec.Unmarshal(v, &tv) == nil {
+					c.local.upgrade(lk, v, tv)
+					t.stats.lookup(localHit)
+					return tv, nil
+				}
+			case T:
 				t.stats.lookup(localHit)
-				return tv, nil
+				return v, nil
 			}
 		}
 	}

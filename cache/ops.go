@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,54 @@ func isTombstone(data []byte) bool { return bytes.Equal(data, tombstone) }
 
 // notFound is the local tier's tombstone.
 type notFound struct{}
+
+// rawEntry is an entry of the local tier as Redis returned it, for values
+// that must not be shared: each local hit decodes a private copy.
+type rawEntry []byte
+
+// sharableTypes caches sharable for struct types.
+var sharableTypes sync.Map // reflect.Type → bool
+
+// sharable reports whether a copy of a value of type typ shares no memory
+// with it: no pointers, maps, slices, channels, functions or interfaces.
+// Such values can be held in the local tier and copied out to callers.
+func sharable(typ reflect.Type) bool {
+	switch typ.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return sharable(typ.Elem())
+	case reflect.Struct:
+		if ok, known := sharableTypes.Load(typ); known {
+			return ok.(bool)
+		}
+		ok := true
+		for i := range typ.NumField() {
+			if !sharable(typ.Field(i).Type) {
+				ok = false
+				break
+			}
+		}
+		sharableTypes.Store(typ, ok)
+		return ok
+	}
+	return false
+}
+
+// localValue returns what the local tier holds for an entry read from Redis
+// as data and decoded into dst: the value itself if copies of it share no
+// memory, else data, which each local hit decodes again.
+func localValue(dst any, data []byte) any {
+	if d, ok := dst.(*string); ok {
+		return *d
+	}
+	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() && sharable(rv.Type().Elem()) {
+		return rv.Elem().Interface()
+	}
+	return rawEntry(data)
+}
 
 // IsRedisFailure reports whether err means Redis could not serve a call: a
 // network error, a timeout, or a reply from a server that cannot serve this
@@ -156,9 +205,9 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 // excluded). An entry that cannot be decoded into dst
 // is a miss with an error too.
 //
-// A value from the in-process tier is shared with other callers of the same
-// key: treat what dst points to as read-only if it holds pointers, maps or
-// slices.
+// What dst receives is the caller's own: a value from the in-process tier
+// that holds pointers, maps or slices is decoded anew into dst on each hit,
+// never shared with other callers, so dst may be changed freely.
 func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if t.err != nil {
 		return false, t.err
@@ -167,13 +216,20 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if c.local != nil {
 		var buf [128]byte
 		if v, ok := c.local.get(t.appendKey(buf[:0], key)); ok {
-			if _, nf := v.(notFound); nf {
+			switch v := v.(type) {
+			case notFound:
 				t.stats.lookup(miss)
 				return false, nil
-			}
-			if assign(dst, v) {
-				t.stats.lookup(localHit)
-				return true, nil
+			case rawEntry:
+				if c.codec.Unmarshal(v, dst) == nil {
+					t.stats.lookup(localHit)
+					return true, nil
+				}
+			default:
+				if assign(dst, v) || c.copyInto(dst, v) {
+					t.stats.lookup(localHit)
+					return true, nil
+				}
 			}
 		}
 	}
@@ -192,14 +248,25 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	t.stats.lookup(redisHit)
 	if c.local != nil {
-		if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer {
-			c.local.set(k, rv.Elem().Interface(), c.local.ttl)
-		}
+		c.local.set(k, localValue(dst, data), c.local.ttl)
 	}
 	return true, nil
 }
 
-// assign sets *dst to v when dst is a pointer to v's type.
+// copyInto decodes into dst, a pointer to v's type, a private copy of v, a
+// value GetOrLoad keeps and shares, by encoding it: no Redis call.
+func (c *Cache) copyInto(dst, v any) bool {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem() != reflect.TypeOf(v) {
+		return false
+	}
+	data, err := c.codec.Marshal(v)
+	return err == nil && c.codec.Unmarshal(data, dst) == nil
+}
+
+// assign sets *dst to v when dst is a pointer to v's type and a copy of v
+// shares no memory with v (values GetOrLoad keeps may; Get never hands
+// those out).
 func assign(dst, v any) bool {
 	if d, ok := dst.(*string); ok {
 		s, ok := v.(string)
@@ -213,7 +280,7 @@ func assign(dst, v any) bool {
 		return false
 	}
 	e, vv := rv.Elem(), reflect.ValueOf(v)
-	if !vv.IsValid() || vv.Type() != e.Type() {
+	if !vv.IsValid() || vv.Type() != e.Type() || !sharable(e.Type()) {
 		return false
 	}
 	e.Set(vv)
