@@ -48,17 +48,26 @@ func (d *decoder) postgres(n *yaml.Node) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	at := resolve(n)
-	if err := exclusive(keys, at, "password", "password_file"); err != nil {
+	if err := checkDSNBlock(keys, resolve(n), p.DSN); err != nil {
 		return nil, err
 	}
-	if keys["dsn"] == nil {
-		return nil, errAt(at, "dsn is required")
-	}
-	if err := checkDSN(p.DSN); err != nil {
-		return nil, keyErr(keys, "dsn", at, "%w", err)
-	}
 	return p, nil
+}
+
+// checkDSNBlock checks what every block holding a PostgreSQL DSN must
+// satisfy: a dsn without a password in it, and at most one of password and
+// password_file.
+func checkDSNBlock(keys map[string]*yaml.Node, at *yaml.Node, dsn string) error {
+	if err := exclusive(keys, at, "password", "password_file"); err != nil {
+		return err
+	}
+	if keys["dsn"] == nil {
+		return errAt(at, "dsn is required")
+	}
+	if err := checkDSN(dsn); err != nil {
+		return keyErr(keys, "dsn", at, "%w", err)
+	}
+	return nil
 }
 
 // isURLDSN tells a URL DSN from a key=value one.

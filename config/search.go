@@ -201,15 +201,8 @@ func (d *decoder) searchPostgres(n *yaml.Node) (*SearchPostgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	at := resolve(n)
-	if err := exclusive(keys, at, "password", "password_file"); err != nil {
+	if err := checkDSNBlock(keys, resolve(n), p.DSN); err != nil {
 		return nil, err
-	}
-	if keys["dsn"] == nil {
-		return nil, errAt(at, "dsn is required")
-	}
-	if err := checkDSN(p.DSN); err != nil {
-		return nil, keyErr(keys, "dsn", at, "%w", err)
 	}
 	return p, nil
 }
