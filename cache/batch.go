@@ -38,9 +38,9 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 				case notFound:
 					t.stats.lookup(miss)
 					continue
-				case rawEntry:
+				case *privateEntry:
 					var tv T
-					if c.codec.Unmarshal(v, &tv) == nil {
+					if c.copyOut(v, &tv) {
 						out[key] = tv
 						t.stats.lookup(localHit)
 						continue
@@ -48,6 +48,12 @@ func GetMany[T any](ctx context.Context, t *Tenant, keys []string) (map[string]T
 				case T:
 					if sharable(reflect.TypeFor[T]()) {
 						out[key] = v
+						t.stats.lookup(localHit)
+						continue
+					}
+					var tv T // kept by GetOrLoad, which shares it
+					if copyValue(&tv, reflect.ValueOf(v)) {
+						out[key] = tv
 						t.stats.lookup(localHit)
 						continue
 					}

@@ -148,9 +148,9 @@ func GetOrLoadTTL[T any](ctx context.Context, t *Tenant, key string, ttl time.Du
 			case notFound:
 				t.stats.lookup(localHit)
 				return zero, ErrNotFound
-			case rawEntry: // kept by Get: decode it once, to share from now on
+			case *privateEntry: // kept by Get: decode it once, to share from now on
 				var tv T
-				if c.codec.Unmarshal(v, &tv) == nil {
+				if c.codec.Unmarshal(v.data, &tv) == nil {
 					c.local.upgrade(lk, v, tv)
 					t.stats.lookup(localHit)
 					return tv, nil

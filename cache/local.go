@@ -103,16 +103,14 @@ func (l *localTier) del(key string) {
 	s.mu.Unlock()
 }
 
-// upgrade replaces the raw entry old of key with its decoded value v,
-// keeping its expiry, if old is still what the tier holds for key.
-func (l *localTier) upgrade(key []byte, old rawEntry, v any) {
-	if len(old) == 0 {
-		return
-	}
+// upgrade replaces the private entry old of key with its decoded value v,
+// to be shared from then on, keeping its expiry, if old is still what the
+// tier holds for key.
+func (l *localTier) upgrade(key []byte, old *privateEntry, v any) {
 	s := l.shard(key)
 	s.mu.Lock()
 	if e, ok := s.m[string(key)]; ok {
-		if r, raw := e.v.(rawEntry); raw && len(r) > 0 && &r[0] == &old[0] {
+		if p, private := e.v.(*privateEntry); private && p == old {
 			e.v = v
 			s.m[string(key)] = e
 		}

@@ -25,10 +25,6 @@ func isTombstone(data []byte) bool { return bytes.Equal(data, tombstone) }
 // notFound is the local tier's tombstone.
 type notFound struct{}
 
-// rawEntry is an entry of the local tier as Redis returned it, for values
-// that must not be shared: each local hit decodes a private copy.
-type rawEntry []byte
-
 // sharableTypes caches sharable for struct types.
 var sharableTypes sync.Map // reflect.Type → bool
 
@@ -62,7 +58,8 @@ func sharable(typ reflect.Type) bool {
 
 // localValue returns what the local tier holds for an entry read from Redis
 // as data and decoded into dst: the value itself if copies of it share no
-// memory, else data, which each local hit decodes again.
+// memory, else a privateEntry of data, of which each local hit gets a deep
+// copy or a fresh decode.
 func localValue(dst any, data []byte) any {
 	if d, ok := dst.(*string); ok {
 		return *d
@@ -70,7 +67,7 @@ func localValue(dst any, data []byte) any {
 	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() && sharable(rv.Type().Elem()) {
 		return rv.Elem().Interface()
 	}
-	return rawEntry(data)
+	return &privateEntry{data: data}
 }
 
 // IsRedisFailure reports whether err means Redis could not serve a call: a
@@ -206,8 +203,10 @@ func (c *Cache) redisDel(ctx context.Context, key string) error {
 // is a miss with an error too.
 //
 // What dst receives is the caller's own: a value from the in-process tier
-// that holds pointers, maps or slices is decoded anew into dst on each hit,
-// never shared with other callers, so dst may be changed freely.
+// that holds pointers, maps or slices is deep-copied into dst (or, when its
+// type cannot be deep-copied or dst is not the zero value, decoded anew into
+// dst) on each hit, never shared with other callers, so dst may be changed
+// freely.
 func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if t.err != nil {
 		return false, t.err
@@ -220,13 +219,13 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 			case notFound:
 				t.stats.lookup(miss)
 				return false, nil
-			case rawEntry:
-				if c.codec.Unmarshal(v, dst) == nil {
+			case *privateEntry:
+				if c.copyOut(v, dst) {
 					t.stats.lookup(localHit)
 					return true, nil
 				}
 			default:
-				if assign(dst, v) || c.copyInto(dst, v) {
+				if assign(dst, v) || copyValue(dst, reflect.ValueOf(v)) || c.copyInto(dst, v) {
 					t.stats.lookup(localHit)
 					return true, nil
 				}
@@ -254,7 +253,8 @@ func (t *Tenant) Get(ctx context.Context, key string, dst any) (bool, error) {
 }
 
 // copyInto decodes into dst, a pointer to v's type, a private copy of v, a
-// value GetOrLoad keeps and shares, by encoding it: no Redis call.
+// value GetOrLoad keeps and shares, by encoding it: no Redis call. It is the
+// fallback for what copyValue cannot copy.
 func (c *Cache) copyInto(dst, v any) bool {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem() != reflect.TypeOf(v) {
