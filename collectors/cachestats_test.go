@@ -99,7 +99,6 @@ func TestRedisCheckExportsPublishedCacheStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = check.Close() })
 	if res := check.Check(ctx); res.Status != Healthy {
 		t.Fatalf("check: %+v", res)
 	}
