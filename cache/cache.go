@@ -118,6 +118,14 @@ type Options struct {
 	// "other". Default 20.
 	MaxTenants int
 
+	// MaxInFlight is how many Redis round trips of Get, Set and Delete
+	// (GetOrLoad's included) may be under way at once before further calls
+	// wait and go out together, one pipeline per round trip: see
+	// "Coalescing" in the package documentation. Default
+	// DefaultMaxInFlight(): 4 per CPU. Negative: no limit, every call is its
+	// own round trip, as with go-redis alone.
+	MaxInFlight int
+
 	// StatsTTL is the expiry FlushStats sets on the fleet stats hash, so a
 	// cache no process publishes any more disappears. Default 24h.
 	StatsTTL time.Duration
@@ -148,6 +156,7 @@ type Cache struct {
 
 	m       metrics
 	flights flightGroup
+	co      coalescer
 
 	views  sync.Map // tenant name → *Tenant
 	nviews atomic.Int64
@@ -234,6 +243,13 @@ func New(opts Options) (*Cache, error) {
 		statsTTL:  opts.StatsTTL,
 		statsKey:  StatsKey(opts.Prefix, opts.Name),
 		statsSet:  StatsIndexKey(opts.Prefix),
+	}
+	c.co.stall = min(stallAfter, opts.Timeout/4)
+	switch {
+	case opts.MaxInFlight == 0:
+		c.co.max = DefaultMaxInFlight()
+	case opts.MaxInFlight > 0:
+		c.co.max = opts.MaxInFlight
 	}
 	if opts.LocalSize > 0 {
 		c.local = newLocalTier(opts.LocalSize, opts.LocalTTL)

@@ -55,6 +55,11 @@ func (d *deadlines) context(parent context.Context, now time.Duration) (context.
 		return s.ctx, noCancel
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	d.shared.Store(&sharedDeadline{ctx: ctx, at: at, cancel: cancel})
-	return ctx, noCancel
+	if s := d.shared.Load(); s == nil || s.at < at {
+		// A call that started earlier than the one the shared context was
+		// made for (a queued one) does not replace it.
+		d.shared.Store(&sharedDeadline{ctx: ctx, at: at, cancel: cancel})
+		return ctx, noCancel
+	}
+	return ctx, cancel
 }

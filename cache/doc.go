@@ -19,6 +19,12 @@
 // 100ms) and goes through a circuit breaker, so a dead or hung Redis costs
 // one refusal, microseconds, per call until it recovers.
 //
+// Calls made at the same time share round trips: while Options.MaxInFlight
+// (4 per CPU) round trips are under way, further Get, Set and Delete calls
+// queue and go out together, one pipeline per round trip, each keeping its
+// own outcome and deadline. Under load that halves what a call costs; with
+// few callers nothing waits. See coalesce.go and docs/cache.md.
+//
 // GetOrLoad lets one caller per key and process look up and load at a time,
 // and still loads when Redis fails. An optional in-process tier
 // (Options.LocalSize) keeps hot keys for a second; Delete and Set drop the

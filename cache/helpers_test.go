@@ -28,13 +28,23 @@ func testPrefix(t *testing.T) string {
 }
 
 // sharedCache returns a cache on the shared Redis with a prefix of the
-// test's own, and a raw client of the same server.
+// test's own, whose keys an earlier run (go test -count) left are deleted,
+// and the cache's client.
 func sharedCache(t *testing.T, opts Options) (*Cache, *redis.Client) {
 	t.Helper()
 	rdb := client(t, testenv.SharedRedis(t).Addr)
 	opts.Client = rdb
 	if opts.Prefix == "" {
 		opts.Prefix = testPrefix(t)
+	}
+	iter := rdb.Scan(context.Background(), 0, opts.Prefix+"*", 1000).Iterator()
+	for iter.Next(context.Background()) {
+		if err := rdb.Del(context.Background(), iter.Val()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
 	}
 	c, err := New(opts)
 	if err != nil {

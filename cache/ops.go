@@ -117,11 +117,20 @@ func callerEnded(ctx context.Context, err error, start, timeout time.Duration) b
 // settle records the outcome err of a call made with the caller's context
 // ctx on permit p and reports whether err is a Redis error to count. A call
 // the caller gave up on is settled as excluded (context.Canceled), neither a
-// success nor a failure of the breaker, and is not counted.
+// success nor a failure of the breaker, and is not counted. A call that
+// timed out waiting for a round trip (see coalesce.go) never reached Redis:
+// it is excluded from the breaker too, but counted, as the caller got an
+// error.
 func (c *Cache) settle(ctx context.Context, p breaker.Permit, err error, start, timeout time.Duration) bool {
 	if callerEnded(ctx, err, start, timeout) {
 		p.Done(context.Canceled)
 		return false
+	}
+	if err == errQueued {
+		// Never sent: the round trips before it took too long, and those
+		// are the breaker's evidence; the caller still got an error.
+		p.Done(context.Canceled)
+		return true
 	}
 	p.Done(err)
 	return err != nil
@@ -130,66 +139,41 @@ func (c *Cache) settle(ctx context.Context, p breaker.Permit, err error, start, 
 // redisGet reads key through the breaker under the per-call timeout. A miss
 // is nil data and a nil error.
 func (c *Cache) redisGet(ctx context.Context, key string) ([]byte, error) {
-	p, err := c.breaker.Allow()
-	if err != nil {
-		return nil, c.rejected(opGet, err)
-	}
-	start := monoNow()
-	cctx, cancel := c.deadlines.context(ctx, start)
-	data, err := c.client.Get(cctx, key).Bytes()
-	c.m.duration[opGet].observe(monoNow() - start)
-	cancel()
-	if err == redis.Nil {
-		p.Done(nil)
-		return nil, nil
-	}
-	if c.settle(ctx, p, err, start, c.timeout) {
-		c.m.errors[opGet].Add(1)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cache %s: get: %w", c.name, err)
-	}
-	return data, nil
+	return c.redisCall(ctx, opGet, key, nil, 0)
 }
 
 // redisSet writes key through the breaker under the per-call timeout.
 func (c *Cache) redisSet(ctx context.Context, key string, data []byte, ttl time.Duration) error {
-	p, err := c.breaker.Allow()
-	if err != nil {
-		return c.rejected(opSet, err)
-	}
-	start := monoNow()
-	cctx, cancel := c.deadlines.context(ctx, start)
-	err = c.client.Set(cctx, key, data, ttl).Err()
-	c.m.duration[opSet].observe(monoNow() - start)
-	cancel()
-	if c.settle(ctx, p, err, start, c.timeout) {
-		c.m.errors[opSet].Add(1)
-	}
-	if err != nil {
-		return fmt.Errorf("cache %s: set: %w", c.name, err)
-	}
-	return nil
+	_, err := c.redisCall(ctx, opSet, key, data, ttl)
+	return err
 }
 
 // redisDel deletes key through the breaker under the per-call timeout.
 func (c *Cache) redisDel(ctx context.Context, key string) error {
+	_, err := c.redisCall(ctx, opDelete, key, nil, 0)
+	return err
+}
+
+// redisCall makes one Redis call of op through the breaker and the
+// coalescer, settles its permit and counts it. Errors name the cache and
+// the operation.
+func (c *Cache) redisCall(ctx context.Context, op operation, key string, data []byte, ttl time.Duration) ([]byte, error) {
 	p, err := c.breaker.Allow()
 	if err != nil {
-		return c.rejected(opDelete, err)
+		return nil, c.rejected(op, err)
 	}
-	start := monoNow()
-	cctx, cancel := c.deadlines.context(ctx, start)
-	err = c.client.Del(cctx, key).Err()
-	c.m.duration[opDelete].observe(monoNow() - start)
-	cancel()
+	cl := newCall(ctx, op, key, data, ttl, monoNow())
+	data, err = c.roundTrip(ctx, cl)
+	start := cl.start
+	cl.free()
+	c.m.duration[op].observe(monoNow() - start)
 	if c.settle(ctx, p, err, start, c.timeout) {
-		c.m.errors[opDelete].Add(1)
+		c.m.errors[op].Add(1)
 	}
 	if err != nil {
-		return fmt.Errorf("cache %s: delete: %w", c.name, err)
+		return nil, fmt.Errorf("cache %s: %s: %w", c.name, op, err)
 	}
-	return nil
+	return data, nil
 }
 
 // Get reads key into dst, a non-nil pointer, and reports whether it was
