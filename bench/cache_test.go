@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,19 +31,23 @@ import (
 //	BenchmarkCacheGetHit/{ours,raw}                  a hit through the facade vs GET + json.Unmarshal
 //	BenchmarkCacheLocalHit/{ours,ours-getorload,redis-roundtrip}
 //	BenchmarkCacheGetHitVsGoRedisCache/{ours,goredis-cache,ours-msgpack,goredis-cache-msgpack}
-//	BenchmarkCacheSetVsGoRedisCache/{ours,goredis-cache}
-//	BenchmarkCacheGetOrLoadVsGoRedisCacheOnce/{ours,goredis-cache}
+//	BenchmarkCacheSetVsGoRedisCache/{ours,ours-direct,goredis-cache}
+//	BenchmarkCacheSet8VsGoRedisCache/{ours,goredis-cache}   the same on 8 goroutines
+//	BenchmarkCacheGetOrLoadVsGoRedisCacheOnce/{ours,ours-direct,goredis-cache}
 //	BenchmarkCacheOverhead/{ours,raw}                BenchmarkCacheGetHit with a go-redis hook instead of the network
 //	BenchmarkCacheOverheadVsGoRedisCache/{get,set,getorload}/{ours,goredis-cache}   the same for the VsGoRedisCache ones
 //	BenchmarkCacheRedisDown/{breaker-open,connection-refused}
 //
 // Against go-redis/cache the comparison is like for like: both store the
 // same JSON bytes (its Marshal/Unmarshal options set to encoding/json, which
-// also skips its compression), neither has a local tier, both share one set
-// of client options; the -msgpack pair runs its default codec (msgpack, s2
-// above 64 bytes) against ours with msgpack. The VsGoRedisCache benchmarks
-// run 64 goroutines (SetParallelism(32) on 2 CPUs). Each sub-benchmark also
-// reports cpu-ns/op, the client process's CPU per operation.
+// also skips its compression), neither has a local tier, each side has a
+// client of its own with the same options; the -msgpack pair runs its
+// default codec (msgpack, s2 above 64 bytes) against ours with msgpack, and
+// -direct is ours with coalescing off (Options.MaxInFlight -1), every call
+// its own round trip as go-redis/cache makes them. The VsGoRedisCache
+// benchmarks run 64 goroutines (SetParallelism(32) on 2 CPUs) unless their
+// name says otherwise. Each sub-benchmark also reports cpu-ns/op, the client
+// process's CPU per operation.
 
 // benchValue is a typical cached record: about 150 bytes of JSON.
 type benchValue struct {
@@ -147,6 +152,24 @@ func measured(b *testing.B, name string, body func(b *testing.B)) {
 	})
 }
 
+// run is a sub-benchmark of a comparison.
+type run struct {
+	name string
+	body func(b *testing.B)
+}
+
+// inTurn runs the sub-benchmarks of a comparison with measured, in the
+// given order in the odd rounds of scripts/bench.sh and in reverse in the
+// even ones (BENCH_ROUND), so that neither side always runs first.
+func inTurn(b *testing.B, runs ...run) {
+	if round, _ := strconv.Atoi(os.Getenv("BENCH_ROUND")); round > 0 && round%2 == 0 {
+		slices.Reverse(runs)
+	}
+	for _, r := range runs {
+		measured(b, r.name, r.body)
+	}
+}
+
 // warm runs each side of a comparison before it is measured, on 64
 // goroutines, so both start with full connection pools and a grown heap: the
 // first benchmark of a process otherwise pays for that alone.
@@ -193,18 +216,9 @@ func BenchmarkCacheGetHit(b *testing.B) {
 	}
 	warm(ours, raw)
 
-	measured(b, "ours", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			ours(0)
-		}
-	})
-	measured(b, "raw", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			raw(0)
-		}
-	})
+	inTurn(b,
+		run{"ours", func(b *testing.B) { sequential(b, ours) }},
+		run{"raw", func(b *testing.B) { sequential(b, raw) }})
 }
 
 func BenchmarkCacheLocalHit(b *testing.B) {
@@ -251,10 +265,21 @@ func BenchmarkCacheLocalHit(b *testing.B) {
 	})
 }
 
-// parallel64 runs body on 64 goroutines.
-func parallel64(b *testing.B, body func(i int)) {
+// sequential runs body on one goroutine.
+func sequential(b *testing.B, body func(i int)) {
 	b.ReportAllocs()
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	for i := 0; b.Loop(); i++ {
+		body(i)
+	}
+}
+
+// parallel64 runs body on 64 goroutines.
+func parallel64(b *testing.B, body func(i int)) { parallelN(b, 64, body) }
+
+// parallelN runs body on n goroutines (rounded to a multiple of GOMAXPROCS).
+func parallelN(b *testing.B, n int, body func(i int)) {
+	b.ReportAllocs()
+	b.SetParallelism(max(1, n/runtime.GOMAXPROCS(0)))
 	var next atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -291,35 +316,66 @@ func BenchmarkCacheGetHitVsGoRedisCache(b *testing.B) {
 			check(b, true, theirs.Get(ctx, prefix+keyOf(i%keys), &v))
 		}
 		warm(oursGet, theirsGet)
-		measured(b, "ours"+suffix, func(b *testing.B) { parallel64(b, oursGet) })
-		measured(b, "goredis-cache"+suffix, func(b *testing.B) { parallel64(b, theirsGet) })
+		inTurn(b,
+			run{"ours" + suffix, func(b *testing.B) { parallel64(b, oursGet) }},
+			run{"goredis-cache" + suffix, func(b *testing.B) { parallel64(b, theirsGet) }})
 	}
 }
 
+// setSides returns a Set through our cache (coalescing calls as configured
+// by maxInFlight) and through go-redis/cache, on clients of their own.
+func setSides(b *testing.B, addr string, maxInFlight int) (ours, theirs func(i int)) {
+	ctx := context.Background()
+	acme := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours", MaxInFlight: maxInFlight}).Tenant("acme")
+	gc := newGoRedisCache(newClient(b, addr), "json")
+	ours = func(i int) { check(b, true, acme.Set(ctx, keyOf(i%1000), sample)) }
+	theirs = func(i int) {
+		check(b, true, gc.Set(&gocache.Item{Ctx: ctx, Key: "theirs:acme:" + keyOf(i%1000), Value: sample, TTL: time.Hour}))
+	}
+	return ours, theirs
+}
+
+// BenchmarkCacheSetVsGoRedisCache is a Set on 64 goroutines. /ours-direct
+// is ours with coalescing off (MaxInFlight -1): every call its own round
+// trip, as go-redis/cache makes them.
 func BenchmarkCacheSetVsGoRedisCache(b *testing.B) {
 	addr := benchRedis(b)
-	ctx := context.Background()
-	const keys = 1000
-	acme := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours"}).Tenant("acme")
-	theirs := newGoRedisCache(newClient(b, addr), "json")
-	oursSet := func(i int) { check(b, true, acme.Set(ctx, keyOf(i%keys), sample)) }
-	theirsSet := func(i int) {
-		check(b, true, theirs.Set(&gocache.Item{Ctx: ctx, Key: "theirs:acme:" + keyOf(i%keys), Value: sample, TTL: time.Hour}))
-	}
-	warm(oursSet, theirsSet)
-	measured(b, "ours", func(b *testing.B) { parallel64(b, oursSet) })
-	measured(b, "goredis-cache", func(b *testing.B) { parallel64(b, theirsSet) })
+	ours, theirs := setSides(b, addr, 0)
+	direct, _ := setSides(b, addr, -1)
+	warm(ours, direct, theirs)
+	inTurn(b,
+		run{"ours", func(b *testing.B) { parallel64(b, ours) }},
+		run{"ours-direct", func(b *testing.B) { parallel64(b, direct) }},
+		run{"goredis-cache", func(b *testing.B) { parallel64(b, theirs) }})
 }
 
+// BenchmarkCacheSet8VsGoRedisCache is BenchmarkCacheSetVsGoRedisCache on 8
+// goroutines, where few calls wait for a round trip to be free.
+func BenchmarkCacheSet8VsGoRedisCache(b *testing.B) {
+	addr := benchRedis(b)
+	ours, theirs := setSides(b, addr, 0)
+	warm(ours, theirs)
+	inTurn(b,
+		run{"ours", func(b *testing.B) { parallelN(b, 8, ours) }},
+		run{"goredis-cache", func(b *testing.B) { parallelN(b, 8, theirs) }})
+}
+
+// BenchmarkCacheGetOrLoadVsGoRedisCacheOnce is GetOrLoad against Once on 64
+// goroutines; /ours-direct has coalescing off.
 func BenchmarkCacheGetOrLoadVsGoRedisCacheOnce(b *testing.B) {
 	addr := benchRedis(b)
 	ctx := context.Background()
 	const keys = 1000
 	acme := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours"}).Tenant("acme")
+	acmeDirect := newCache(b, cache.Options{Client: newClient(b, addr), Name: "ours", MaxInFlight: -1}).Tenant("acme")
 	theirs := newGoRedisCache(newClient(b, addr), "json")
 	load := func(context.Context) (benchValue, error) { return sample, nil }
 	oursOnce := func(i int) {
 		v, err := cache.GetOrLoad(ctx, acme, keyOf(i%keys), load)
+		check(b, v.ID == sample.ID, err)
+	}
+	directOnce := func(i int) {
+		v, err := cache.GetOrLoad(ctx, acmeDirect, keyOf(i%keys), load)
 		check(b, v.ID == sample.ID, err)
 	}
 	theirsOnce := func(i int) {
@@ -330,9 +386,11 @@ func BenchmarkCacheGetOrLoadVsGoRedisCacheOnce(b *testing.B) {
 	}
 	// Warming loads every key once on both sides, so what is measured is the
 	// common case: a hit, looked up once per key at a time.
-	warm(oursOnce, theirsOnce)
-	measured(b, "ours", func(b *testing.B) { parallel64(b, oursOnce) })
-	measured(b, "goredis-cache", func(b *testing.B) { parallel64(b, theirsOnce) })
+	warm(oursOnce, directOnce, theirsOnce)
+	inTurn(b,
+		run{"ours", func(b *testing.B) { parallel64(b, oursOnce) }},
+		run{"ours-direct", func(b *testing.B) { parallel64(b, directOnce) }},
+		run{"goredis-cache", func(b *testing.B) { parallel64(b, theirsOnce) }})
 }
 
 // keyNames are built once so key formatting stays out of the loops.
@@ -388,31 +446,48 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// memoryHook answers GET from a fixed value without the network, so that
-// BenchmarkCacheOverhead measures what the facade adds to a go-redis call
-// and nothing of the round trip.
+// memoryHook answers GET from a fixed value, and SET, without the network,
+// alone or in pipelines, so that BenchmarkCacheOverhead measures what the
+// facade adds to a go-redis call and nothing of the round trip.
 type memoryHook struct{ value string }
 
 func (memoryHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// answer answers cmd from memory and reports whether it could.
+func (h memoryHook) answer(cmd redis.Cmder) bool {
+	switch c := cmd.(type) {
+	case *redis.StringCmd:
+		if cmd.Name() == "get" {
+			c.SetVal(h.value)
+			return true
+		}
+	case *redis.StatusCmd:
+		if cmd.Name() == "set" {
+			c.SetVal("OK")
+			return true
+		}
+	}
+	return false
+}
+
 func (h memoryHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch c := cmd.(type) {
-		case *redis.StringCmd:
-			if cmd.Name() == "get" {
-				c.SetVal(h.value)
-				return nil
-			}
-		case *redis.StatusCmd:
-			if cmd.Name() == "set" {
-				c.SetVal("OK")
-				return nil
-			}
+		if h.answer(cmd) {
+			return nil
 		}
 		return next(ctx, cmd)
 	}
 }
-func (memoryHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+
+func (h memoryHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if !h.answer(cmd) {
+				return next(ctx, cmds)
+			}
+		}
+		return nil
+	}
 }
 
 // BenchmarkCacheOverhead is BenchmarkCacheGetHit with the round trip taken
@@ -430,23 +505,20 @@ func BenchmarkCacheOverhead(b *testing.B) {
 	rdb.AddHook(memoryHook{string(data)})
 	acme := newCache(b, cache.Options{Client: rdb, Name: "overhead"}).Tenant("acme")
 	key := acme.Key("wf:42")
-	measured(b, "ours", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var v benchValue
-			found, err := acme.Get(ctx, "wf:42", &v)
-			check(b, found, err)
-		}
-	})
-	measured(b, "raw", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var v benchValue
-			data, err := rdb.Get(ctx, key).Bytes()
-			check(b, true, err)
-			check(b, true, json.Unmarshal(data, &v))
-		}
-	})
+	ours := func(int) {
+		var v benchValue
+		found, err := acme.Get(ctx, "wf:42", &v)
+		check(b, found, err)
+	}
+	raw := func(int) {
+		var v benchValue
+		data, err := rdb.Get(ctx, key).Bytes()
+		check(b, true, err)
+		check(b, true, json.Unmarshal(data, &v))
+	}
+	inTurn(b,
+		run{"ours", func(b *testing.B) { sequential(b, ours) }},
+		run{"raw", func(b *testing.B) { sequential(b, raw) }})
 }
 
 // BenchmarkCacheOverheadVsGoRedisCache is the VsGoRedisCache comparisons
@@ -462,7 +534,10 @@ func BenchmarkCacheOverheadVsGoRedisCache(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(memoryHook{string(data)})
-	acme := newCache(b, cache.Options{Client: rdb, Name: "overhead"}).Tenant("acme")
+	// Coalescing is off: without round trips there is nothing to coalesce,
+	// and where no goroutine ever blocks, a call in the queue waits for the
+	// scheduler's 10ms time slices to reach the goroutine that is to send it.
+	acme := newCache(b, cache.Options{Client: rdb, Name: "overhead", MaxInFlight: -1}).Tenant("acme")
 	theirs := newGoRedisCache(rdb, "json")
 	load := func(context.Context) (benchValue, error) { return sample, nil }
 
@@ -499,7 +574,8 @@ func BenchmarkCacheOverheadVsGoRedisCache(b *testing.B) {
 	}
 	for _, s := range sides {
 		warm(s.ours, s.theirs)
-		measured(b, s.name+"/ours", func(b *testing.B) { parallel64(b, s.ours) })
-		measured(b, s.name+"/goredis-cache", func(b *testing.B) { parallel64(b, s.theirs) })
+		inTurn(b,
+			run{s.name + "/ours", func(b *testing.B) { parallel64(b, s.ours) }},
+			run{s.name + "/goredis-cache", func(b *testing.B) { parallel64(b, s.theirs) }})
 	}
 }
