@@ -72,6 +72,8 @@ func TestInvalid(t *testing.T) {
 		{"postgres-dsn-missing", `testdata/invalid-postgres-dsn-missing.yml:5: dependencies[0] "database": postgres: dsn is required`},
 		{"postgres-dsn-password", `testdata/invalid-postgres-dsn-password.yml:5: dependencies[0] "database": postgres.dsn: the URL holds a password: remove it and use password_file (or password: ${ENV_VAR})`},
 		{"postgres-dsn-query-password", `testdata/invalid-postgres-dsn-query-password.yml:5: dependencies[0] "database": postgres.dsn: the URL holds a password: remove it and use password_file (or password: ${ENV_VAR})`},
+		{"postgres-dsn-sslmode", `testdata/invalid-postgres-dsn-sslmode.yml:5: dependencies[0] "database": postgres.dsn: sslmode: unknown value "bogus" (want one of "disable", "allow", "prefer", "require", "verify-ca", "verify-full")`},
+		{"postgres-dsn-keyword-sslmode", `testdata/invalid-postgres-dsn-keyword-sslmode.yml:5: dependencies[0] "database": postgres.dsn: sslmode: unknown value "on" (want one of "disable", "allow", "prefer", "require", "verify-ca", "verify-full")`},
 		{"postgres-dsn-scheme", `testdata/invalid-postgres-dsn-scheme.yml:5: dependencies[0] "database": postgres.dsn: unsupported URL scheme (want postgres or postgresql)`},
 		{"postgres-role", `testdata/invalid-postgres-role.yml:6: dependencies[0] "database": postgres.role: unknown value "master" (want one of "", "primary", "standby")`},
 		{"redis-addr-port", `testdata/invalid-redis-addr-port.yml:5: dependencies[0] "cache": redis.addrs[1]: "127.0.0.1" is not host:port`},

@@ -82,8 +82,11 @@ func checkDSN(dsn string) error {
 		return errors.New("must not be empty")
 	}
 	if isURLDSN(dsn) {
-		_, err := parseURL(dsn)
-		return err
+		u, err := parseURL(dsn)
+		if err != nil {
+			return err
+		}
+		return checkSSLMode(u.Query().Get("sslmode"))
 	}
 	if strings.Contains(dsn, "://") {
 		return errors.New("unsupported URL scheme (want postgres or postgresql)")
@@ -94,6 +97,22 @@ func checkDSN(dsn string) error {
 	}
 	if kv["password"] != "" {
 		return fmt.Errorf("the DSN %w", errPasswordInURL)
+	}
+	return checkSSLMode(kv["sslmode"])
+}
+
+// validSSLMode accepts the sslmode values of libpq, which the PostgreSQL
+// client accepts too.
+var validSSLMode = oneOf("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+// checkSSLMode refuses at load an sslmode that the client would only refuse
+// when the check is built.
+func checkSSLMode(mode string) error {
+	if mode == "" {
+		return nil
+	}
+	if msg := validSSLMode(mode); msg != "" {
+		return fmt.Errorf("sslmode: %s", msg)
 	}
 	return nil
 }
