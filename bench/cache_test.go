@@ -202,23 +202,30 @@ func BenchmarkCacheGetHit(b *testing.B) {
 	if err := acme.Set(ctx, "wf:42", sample); err != nil {
 		b.Fatal(err)
 	}
+	ours, raw := getHitSides(b, acme, rdb)
+	warm(ours, raw)
+	inTurn(b,
+		run{"ours", func(b *testing.B) { sequential(b, ours) }},
+		run{"raw", func(b *testing.B) { sequential(b, raw) }})
+}
+
+// getHitSides returns a hit of "wf:42" through acme, and a GET and
+// json.Unmarshal of the same key on rdb.
+func getHitSides(b *testing.B, acme *cache.Tenant, rdb *redis.Client) (ours, raw func(int)) {
+	ctx := context.Background()
 	key := acme.Key("wf:42")
-	ours := func(int) {
+	ours = func(int) {
 		var v benchValue
 		found, err := acme.Get(ctx, "wf:42", &v)
 		check(b, found, err)
 	}
-	raw := func(int) {
+	raw = func(int) {
 		var v benchValue
 		data, err := rdb.Get(ctx, key).Bytes()
 		check(b, true, err)
 		check(b, true, json.Unmarshal(data, &v))
 	}
-	warm(ours, raw)
-
-	inTurn(b,
-		run{"ours", func(b *testing.B) { sequential(b, ours) }},
-		run{"raw", func(b *testing.B) { sequential(b, raw) }})
+	return ours, raw
 }
 
 func BenchmarkCacheLocalHit(b *testing.B) {
@@ -495,7 +502,6 @@ func (h memoryHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // /raw is the facade's cost per hit, key building, breaker, deadline, metrics
 // and all.
 func BenchmarkCacheOverhead(b *testing.B) {
-	ctx := context.Background()
 	data, err := json.Marshal(sample)
 	if err != nil {
 		b.Fatal(err)
@@ -504,18 +510,7 @@ func BenchmarkCacheOverhead(b *testing.B) {
 	b.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(memoryHook{string(data)})
 	acme := newCache(b, cache.Options{Client: rdb, Name: "overhead"}).Tenant("acme")
-	key := acme.Key("wf:42")
-	ours := func(int) {
-		var v benchValue
-		found, err := acme.Get(ctx, "wf:42", &v)
-		check(b, found, err)
-	}
-	raw := func(int) {
-		var v benchValue
-		data, err := rdb.Get(ctx, key).Bytes()
-		check(b, true, err)
-		check(b, true, json.Unmarshal(data, &v))
-	}
+	ours, raw := getHitSides(b, acme, rdb)
 	inTurn(b,
 		run{"ours", func(b *testing.B) { sequential(b, ours) }},
 		run{"raw", func(b *testing.B) { sequential(b, raw) }})
