@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -537,7 +538,10 @@ func holdFirst(t *testing.T, g *gate, v *Tenant) <-chan error {
 	g.holdKey = v.Key("first")
 	hold := make(chan error, 1)
 	go func() { hold <- v.Set(bg, "first", "held") }()
-	poll(t, "the held call to be sent", func() bool { s, _ := g.seen(); return len(s) > 0 })
+	poll(t, "the held call to be sent", func() bool {
+		s, _ := g.seen()
+		return slices.Contains(s, g.holdKey)
+	})
 	return hold
 }
 
