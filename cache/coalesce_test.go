@@ -718,3 +718,71 @@ func TestCoalescingPanicInPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Many goroutines with few round trips, some of them cancelled or out of
+// time at random moments (in the queue, as they are handed a batch, with
+// their pipeline in flight): every call returns its value or its context's
+// error or a timeout, nothing hangs, and every place is given back.
+func TestCoalescingStressWithCancellations(t *testing.T) {
+	for _, maxInFlight := range []int{1, 2} {
+		t.Run(fmt.Sprint("max", maxInFlight), func(t *testing.T) {
+			c, raw := sharedCache(t, Options{MaxInFlight: maxInFlight, Timeout: 5 * time.Second})
+			acme := c.Tenant("acme")
+			var wg sync.WaitGroup
+			var ok, gaveUp atomic.Int64
+			errs := make(chan error, 128)
+			for g := range 128 {
+				wg.Go(func() {
+					for j := range 20 {
+						ctx, cancel := context.WithCancel(bg)
+						if (g+j)%3 == 0 { // a third are cancelled after 0–200µs
+							time.AfterFunc(time.Duration((g*7+j*13)%200)*time.Microsecond, cancel)
+						}
+						key := fmt.Sprint(g, ":", j)
+						err := acme.Set(ctx, key, j)
+						if err == nil {
+							var v int
+							found, gerr := acme.Get(ctx, key, &v)
+							switch {
+							case gerr == nil && (!found || v != j):
+								errs <- fmt.Errorf("get %s = %v, %d; want %d", key, found, v, j)
+							case gerr != nil && !errors.Is(gerr, context.Canceled):
+								errs <- fmt.Errorf("get %s: %w", key, gerr)
+							}
+						}
+						cancel()
+						switch {
+						case err == nil:
+							ok.Add(1)
+						case errors.Is(err, context.Canceled):
+							gaveUp.Add(1)
+						default:
+							errs <- fmt.Errorf("set %s: %w", key, err)
+						}
+					}
+				})
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("calls still waiting after 60s")
+			}
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if ok.Load() == 0 || gaveUp.Load() == 0 {
+				t.Fatalf("%d sets succeeded, %d were cancelled; want some of each", ok.Load(), gaveUp.Load())
+			}
+			assertIdle(t, c)
+			if n := c.m.errors[opSet].Load() + c.m.errors[opGet].Load(); n != 0 {
+				t.Fatalf("%d errors counted for cancelled calls", n)
+			}
+			if n, err := raw.Exists(bg, acme.Key("127:1")).Result(); err != nil || n != 1 { // (127+1)%3 != 0: never cancelled
+				t.Fatalf("a Set never cancelled is missing (%d, %v)", n, err)
+			}
+		})
+	}
+}
