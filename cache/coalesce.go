@@ -259,6 +259,8 @@ func (c *Cache) flush(batch []*call, lead *call) {
 		live[0].signal(lead)
 		return
 	}
+	c.m.pipelines.Add(1)
+	c.m.pipelined.Add(uint64(len(live)))
 	ctx, cancel := c.deadlines.context(parent, last)
 	defer cancel()
 	pipe := c.client.Pipeline()

@@ -239,6 +239,9 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	if len(pipelines) != 1 || len(pipelines[0]) != calls {
 		t.Fatalf("queued calls went out as pipelines of %v commands, want one of %d", lens(pipelines), calls)
 	}
+	if p, n := c.m.pipelines.Load(), c.m.pipelined.Load(); p != 1 || n != calls {
+		t.Errorf("counted %d pipelines of %d calls, want 1 of %d", p, n, calls)
+	}
 	for i := range sets {
 		if got, err := raw.Get(bg, acme.Key(fmt.Sprint("new", i))).Result(); err != nil || got != fmt.Sprint(i) {
 			t.Errorf("new%d in Redis = %q, %v", i, got, err)
@@ -455,6 +458,9 @@ func TestMaxInFlightNegativeNeverPipelines(t *testing.T) {
 	singles, pipelines := g.seen()
 	if failed.Load() != 0 || len(singles) != 64*20 || len(pipelines) != 0 {
 		t.Fatalf("%d failed, %d sent alone, %d pipelines; want 0, %d, 0", failed.Load(), len(singles), len(pipelines), 64*20)
+	}
+	if p, n := c.m.pipelines.Load(), c.m.pipelined.Load(); p != 0 || n != 0 {
+		t.Fatalf("counted %d pipelines of %d calls, want none", p, n)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 //	cache_hits_total{cache,tenant,tier}                 counter: hits, tier local or redis
 //	cache_errors_total{cache,operation}                 counter: failed Redis calls and refusals
 //	cache_operation_duration_seconds{cache,operation}   histogram: get, set, delete, load, publish
+//	cache_pipelines_total{cache}                        counter: pipelines coalescing sent (2+ calls)
+//	cache_pipelined_calls_total{cache}                  counter: the calls they carried
 //
 // The hit ratio is sum(hits) / requests; a lookup Redis could not answer is
 // an error, not a miss. Tenants come from Options.Tenants or the first
@@ -24,6 +26,7 @@ type Collector struct {
 	caches map[string]*Cache
 
 	requests, hits, errors, duration *prometheus.Desc
+	pipelines, pipelined             *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -46,6 +49,12 @@ func NewCollector(namespace string, cs ...*Cache) *Collector {
 		duration: prometheus.NewDesc(name("operation_duration_seconds"),
 			"Duration of the cache's Redis calls (get, set, delete, publish) and of its loader runs (load).",
 			[]string{"cache", "operation"}, nil),
+		pipelines: prometheus.NewDesc(name("pipelines_total"),
+			"Pipelines of two or more Get, Set and Delete calls that the cache sent together (coalescing).",
+			[]string{"cache"}, nil),
+		pipelined: prometheus.NewDesc(name("pipelined_calls_total"),
+			"Get, Set and Delete calls that went out in the cache's pipelines, not in round trips of their own.",
+			[]string{"cache"}, nil),
 	}
 	for _, cache := range cs {
 		c.Add(cache)
@@ -67,12 +76,14 @@ func (c *Collector) Remove(name string) {
 	c.mu.Unlock()
 }
 
-// Describe sends the four descriptions.
+// Describe sends the six descriptions.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.requests
 	ch <- c.hits
 	ch <- c.errors
 	ch <- c.duration
+	ch <- c.pipelines
+	ch <- c.pipelined
 }
 
 // Collect sends every cache's counters.
@@ -97,5 +108,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			n, sum, buckets := cache.m.duration[op].snapshot()
 			ch <- prometheus.MustNewConstHistogram(c.duration, n, sum, buckets, cache.name, op.String())
 		}
+		ch <- prometheus.MustNewConstMetric(c.pipelines, prometheus.CounterValue, float64(cache.m.pipelines.Load()), cache.name)
+		ch <- prometheus.MustNewConstMetric(c.pipelined, prometheus.CounterValue, float64(cache.m.pipelined.Load()), cache.name)
 	}
 }

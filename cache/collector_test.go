@@ -20,6 +20,8 @@ func TestCollectorExposition(t *testing.T) {
 	_, _ = acme.Get(bg, "nope", &n)                // miss
 	_, _ = c.Tenant("initech").Get(bg, "nope", &n) // other
 	c.m.errors[opDelete].Add(2)
+	c.m.pipelines.Add(3)
+	c.m.pipelined.Add(40)
 
 	// Durations vary; this histogram gets known ones.
 	h := &c.m.duration[opLoad]
@@ -38,6 +40,12 @@ cache_errors_total{cache="workflows",operation="get"} 0
 cache_errors_total{cache="workflows",operation="load"} 0
 cache_errors_total{cache="workflows",operation="publish"} 0
 cache_errors_total{cache="workflows",operation="set"} 0
+# HELP cache_pipelined_calls_total Get, Set and Delete calls that went out in the cache's pipelines, not in round trips of their own.
+# TYPE cache_pipelined_calls_total counter
+cache_pipelined_calls_total{cache="workflows"} 40
+# HELP cache_pipelines_total Pipelines of two or more Get, Set and Delete calls that the cache sent together (coalescing).
+# TYPE cache_pipelines_total counter
+cache_pipelines_total{cache="workflows"} 3
 # HELP cache_hits_total Cache lookups answered with a value, by the tier that had it (local or redis).
 # TYPE cache_hits_total counter
 cache_hits_total{cache="workflows",tenant="acme",tier="local"} 1
@@ -116,7 +124,9 @@ app_cache_requests_total{cache="capped",tenant="other"} 3
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "app_cache_requests_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(NewCollector("", c)); n != 3+6+5+5 {
-		t.Fatalf("collected %d series, want 19", n)
+	// 3 tenants' requests, their hits by 2 tiers, 5 operations' errors and
+	// durations, and the 2 pipeline counters.
+	if n := testutil.CollectAndCount(NewCollector("", c)); n != 3+6+5+5+2 {
+		t.Fatalf("collected %d series, want 21", n)
 	}
 }

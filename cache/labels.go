@@ -237,4 +237,6 @@ func (h *histogram) snapshot() (uint64, float64, map[float64]uint64) {
 type metrics struct {
 	errors   [numOps]atomic.Uint64
 	duration [numOps]histogram
+	// Coalescing: pipelines of two calls or more, and the calls in them.
+	pipelines, pipelined atomic.Uint64
 }
