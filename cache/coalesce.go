@@ -266,14 +266,7 @@ func (c *Cache) flush(batch []*call, lead *call) {
 	pipe := c.client.Pipeline()
 	cmds := make([]redis.Cmder, len(live))
 	for i, cl := range live {
-		switch cl.op {
-		case opGet:
-			cmds[i] = pipe.Get(ctx, cl.key)
-		case opSet:
-			cmds[i] = pipe.Set(ctx, cl.key, cl.data, cl.ttl)
-		default:
-			cmds[i] = pipe.Del(ctx, cl.key)
-		}
+		cmds[i] = cl.command(ctx, pipe)
 	}
 	_, _ = pipe.Exec(ctx) // each command has its own error
 	for i, cl := range live {
@@ -295,13 +288,19 @@ func (cl *call) signal(lead *call) {
 func (c *Cache) send(ctx context.Context, cl *call) {
 	cctx, cancel := c.deadlines.context(ctx, cl.start)
 	defer cancel()
+	cl.setReply(cl.command(cctx, c.client))
+}
+
+// command issues cl's command on r: the client, sending it at once, or a
+// pipeline, queueing it.
+func (cl *call) command(ctx context.Context, r redis.Cmdable) redis.Cmder {
 	switch cl.op {
 	case opGet:
-		cl.setReply(c.client.Get(cctx, cl.key))
+		return r.Get(ctx, cl.key)
 	case opSet:
-		cl.setReply(c.client.Set(cctx, cl.key, cl.data, cl.ttl))
+		return r.Set(ctx, cl.key, cl.data, cl.ttl)
 	default:
-		cl.setReply(c.client.Del(cctx, cl.key))
+		return r.Del(ctx, cl.key)
 	}
 }
 
